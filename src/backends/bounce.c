@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bounce: the floor. Caller memory is used with ordinary I/O (pread/pwrite,
+ * or plain io_uring reads and writes in queues); the core stages through
+ * library memory only where O_DIRECT alignment demands it. A MAP_FILE
+ * registration gets a library-owned copy of the file range, filled at
+ * registration and written back by zc_sync.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../internal.h"
+
+static int bounce_probe(struct zc_ctx *ctx, char *reason, size_t len)
+{
+	if (ctx->rings)
+		snprintf(reason, len, "normal buffers: pread/pwrite for synchronous "
+			 "I/O, io_uring for queues");
+	else
+		snprintf(reason, len, "normal buffers through pread/pwrite (no "
+			 "io_uring: %s)", ctx->uring_reason);
+	return 0;
+}
+
+static int bounce_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
+			char *reason, size_t len)
+{
+	if (req->mem_type != ZC_MEM_HOST) {
+		snprintf(reason, len, "bounce moves host memory only");
+		return -EOPNOTSUPP;
+	}
+	if (req->flags & ZC_REG_MAP_FILE)
+		return 0;
+	if ((req->access & ZC_ACCESS_READ) && !(req->mem & ZC_MEM_WRITABLE)) {
+		snprintf(reason, len, "memory is read-only but ZC_ACCESS_READ "
+			 "stores file data into it");
+		return -EFAULT;
+	}
+	if ((req->access & ZC_ACCESS_WRITE) && !(req->mem & ZC_MEM_READABLE)) {
+		snprintf(reason, len, "memory is not readable but ZC_ACCESS_WRITE "
+			 "reads it");
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static int bounce_reg(struct zc_reg *r, char *reason, size_t len)
+{
+	int ret;
+
+	if (!(r->req.flags & ZC_REG_MAP_FILE)) {
+		snprintf(reason, len, "caller memory with normal I/O%s",
+			 zc_file_direct(r->file) ? " (O_DIRECT edges staged)" : "");
+		return 0;
+	}
+	ret = zc_copy_file(r, reason, len);
+	if (!ret)
+		snprintf(reason, len, "library-owned copy of the file range, "
+			 "written back by zc_sync");
+	return ret;
+}
+
+static void bounce_dereg(struct zc_reg *r)
+{
+	zc_unmap(r);
+}
+
+static ssize_t bounce_io(struct zc_reg *r, const struct zc_io *io)
+{
+	int ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_BOUNCE, "io");
+
+	if (ret)
+		return ret;
+	return zc_sys_rw(r->file->fd, io->dir, io->buf, io->len, io->file_off);
+}
+
+static int bounce_prep(struct zc_queue *q, struct zc_reg *r,
+		       const struct zc_io *io, uint64_t cookie)
+{
+	int ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_BOUNCE, "io");
+
+	if (ret)
+		return ret;
+	return zc_ring_prep(zc_queue_ring(q), r->file, io->dir, io->buf, io->len,
+			    io->file_off, -1, cookie);
+}
+
+static int bounce_sync(struct zc_reg *r, size_t reg_off, size_t len)
+{
+	ssize_t n;
+
+	n = zc_file_rw(r->file, ZC_DIR_WRITE, (char *)r->addr + reg_off, len,
+		       r->req.file_offset + reg_off);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n < len)
+		return -EIO;
+	return fdatasync(r->file->fd) ? -errno : 0;
+}
+
+const struct zc_backend_ops zc_bounce_ops = {
+	.size = sizeof(struct zc_backend_ops),
+	.id = ZC_BACKEND_BOUNCE,
+	.name = "bounce",
+	.caps = 0,
+	.probe = bounce_probe,
+	.score = bounce_score,
+	.reg = bounce_reg,
+	.dereg = bounce_dereg,
+	.io = bounce_io,
+	.prep = bounce_prep,
+	.sync = bounce_sync,
+};

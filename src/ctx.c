@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/* Context: parameters, environment, one probe of every backend, stats. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ZC_CTX_FIELDS_ALL                                                     \
+	(ZC_CTX_FIELD_BACKENDS | ZC_CTX_FIELD_PD | ZC_CTX_FIELD_QUEUE_DEPTH |  \
+	 ZC_CTX_FIELD_BOUNCE_BYTES | ZC_CTX_FIELD_NUMA_NODE |                  \
+	 ZC_CTX_FIELD_FLAGS | ZC_CTX_FIELD_LOG_FN | ZC_CTX_FIELD_LOG_LEVEL)
+#define ZC_CTX_FLAGS_ALL ZC_CTX_NO_URING
+#define ZC_MAX_QUEUE_DEPTH 4096u
+#define ZC_MIN_BOUNCE_BYTES (64u << 10)
+
+/* Backends compiled into this build, indexed by enum zc_backend. */
+static const struct zc_backend_ops *const built_backends[ZC_BACKEND_MAX + 1] = {
+	[ZC_BACKEND_URING_FIXED] = &zc_uring_fixed_ops,
+	[ZC_BACKEND_BOUNCE] = &zc_bounce_ops,
+};
+
+/* Why a backend is absent from this build, in words a user can act on. */
+static const char *not_built_reason(enum zc_backend b)
+{
+	switch (b) {
+	case ZC_BACKEND_ODP_MR:
+		return ZC_HAVE_IBVERBS ?
+			"not built: the odp_mr backend is not part of libzerocopy 0.1" :
+			"not built: " ZC_WHY_NO_IBVERBS;
+	case ZC_BACKEND_P2P_BAR:
+		return ZC_HAVE_LIBPCI ?
+			"not built: the p2p_bar backend is not part of libzerocopy 0.1" :
+			"not built: " ZC_WHY_NO_LIBPCI;
+	case ZC_BACKEND_PIN_LEASE:
+		return "not built: the pin_lease backend is not part of libzerocopy 0.1";
+	default:
+		return "not built";
+	}
+}
+
+ZC_API unsigned zc_version(void)
+{
+	return ZC_VERSION_NUMBER;
+}
+
+ZC_API const char *zc_strerror(int neg_errno)
+{
+	if (neg_errno > 0)
+		neg_errno = -neg_errno;
+	return strerror(-neg_errno);
+}
+
+static int check_params(const struct zc_ctx_params *p, struct zc_log *log)
+{
+	const uint64_t m = p->field_mask;
+
+	if (m & ~ZC_CTX_FIELDS_ALL) {
+		zc_logf(log, ZC_LOG_ERROR,
+			"zc_ctx_create: unknown field_mask bits 0x%llx",
+			(unsigned long long)(m & ~ZC_CTX_FIELDS_ALL));
+		return -EINVAL;
+	}
+	if ((m & ZC_CTX_FIELD_BACKENDS) && (p->backends & ~ZC_BACKENDS_ALL)) {
+		zc_logf(log, ZC_LOG_ERROR,
+			"zc_ctx_create: backends 0x%llx has unknown bits",
+			(unsigned long long)p->backends);
+		return -EINVAL;
+	}
+	if ((m & ZC_CTX_FIELD_QUEUE_DEPTH) &&
+	    (!p->queue_depth || p->queue_depth > ZC_MAX_QUEUE_DEPTH)) {
+		zc_logf(log, ZC_LOG_ERROR,
+			"zc_ctx_create: queue_depth %u not in 1..%u",
+			p->queue_depth, ZC_MAX_QUEUE_DEPTH);
+		return -EINVAL;
+	}
+	if ((m & ZC_CTX_FIELD_BOUNCE_BYTES) &&
+	    p->bounce_bytes < ZC_MIN_BOUNCE_BYTES) {
+		zc_logf(log, ZC_LOG_ERROR,
+			"zc_ctx_create: bounce_bytes %zu below the minimum %u",
+			p->bounce_bytes, ZC_MIN_BOUNCE_BYTES);
+		return -EINVAL;
+	}
+	if ((m & ZC_CTX_FIELD_NUMA_NODE) && p->numa_node < -1) {
+		zc_logf(log, ZC_LOG_ERROR, "zc_ctx_create: numa_node %d < -1",
+			p->numa_node);
+		return -EINVAL;
+	}
+	if ((m & ZC_CTX_FIELD_FLAGS) && (p->flags & ~ZC_CTX_FLAGS_ALL)) {
+		zc_logf(log, ZC_LOG_ERROR, "zc_ctx_create: unknown flags 0x%x",
+			p->flags & ~ZC_CTX_FLAGS_ALL);
+		return -EINVAL;
+	}
+	if ((m & ZC_CTX_FIELD_LOG_LEVEL) &&
+	    (p->log_level < ZC_LOG_ERROR || p->log_level > ZC_LOG_DEBUG)) {
+		zc_logf(log, ZC_LOG_ERROR, "zc_ctx_create: log_level %d not in 0..3",
+			p->log_level);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void apply_params(struct zc_ctx *ctx, const struct zc_ctx_params *p)
+{
+	const uint64_t m = p ? p->field_mask : 0;
+
+	ctx->backends = ZC_BACKENDS_ALL;
+	ctx->queue_depth = ZC_DEFAULT_QUEUE_DEPTH;
+	ctx->bounce_bytes = ZC_DEFAULT_BOUNCE_BYTES;
+	ctx->numa_node = -1;
+	if (m & ZC_CTX_FIELD_BACKENDS)
+		ctx->backends = p->backends;
+	if (m & ZC_CTX_FIELD_PD)
+		ctx->pd = p->pd;
+	if (m & ZC_CTX_FIELD_QUEUE_DEPTH)
+		ctx->queue_depth = p->queue_depth;
+	if (m & ZC_CTX_FIELD_BOUNCE_BYTES)
+		ctx->bounce_bytes = p->bounce_bytes;
+	if (m & ZC_CTX_FIELD_NUMA_NODE)
+		ctx->numa_node = p->numa_node;
+	if (m & ZC_CTX_FIELD_FLAGS)
+		ctx->flags = p->flags;
+}
+
+/* ZC_LOG, ZC_BACKENDS and ZC_FAULT: a typo is an error, not a surprise. */
+static int apply_env(struct zc_ctx *ctx, uint64_t *env_backends)
+{
+	const char *s;
+	char bad[80];
+	int ret;
+
+	*env_backends = ZC_BACKENDS_ALL;
+	s = getenv("ZC_LOG");
+	if (s && *s && zc_parse_log_level(s) < 0) {
+		zc_err(ctx, "zc_ctx_create: ZC_LOG=%.32s: expected error, warn, info or debug", s);
+		return -EINVAL;
+	}
+	s = getenv("ZC_BACKENDS");
+	if (s && *s && zc_parse_backends(s, env_backends, bad, sizeof(bad))) {
+		zc_err(ctx, "zc_ctx_create: ZC_BACKENDS: unknown backend '%s' "
+		       "(expected p2p_bar, odp_mr, pin_lease, uring_fixed, bounce or all, "
+		       "optionally after '^')", bad);
+		return -EINVAL;
+	}
+	s = getenv("ZC_FAULT");
+	if (s && *s) {
+		ret = zc_fault_parse(s, &ctx->faults, bad, sizeof(bad));
+		if (ret) {
+			if (ret == -EINVAL)
+				zc_err(ctx, "zc_ctx_create: ZC_FAULT: bad rule '%s' "
+				       "(expected <backend|core>:<step>:<errno>[:<nth>])", bad);
+			return ret;
+		}
+		if (ctx->faults)
+			zc_warn(ctx, "fault injection active: ZC_FAULT=%.128s", s);
+	}
+	return 0;
+}
+
+static void probe_backends(struct zc_ctx *ctx, uint64_t env_backends)
+{
+	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++) {
+		struct zc_backend_state *st = &ctx->be[b];
+		const struct zc_backend_ops *ops = built_backends[b];
+		int ret;
+
+		st->ops = ops;
+		if (!ops) {
+			snprintf(st->reason, sizeof(st->reason), "%s",
+				 not_built_reason((enum zc_backend)b));
+			continue;
+		}
+		if (!(env_backends & ZC_BACKEND_BIT(b))) {
+			snprintf(st->reason, sizeof(st->reason),
+				 "excluded by ZC_BACKENDS");
+			continue;
+		}
+		if (!(ctx->backends & ZC_BACKEND_BIT(b))) {
+			snprintf(st->reason, sizeof(st->reason),
+				 "excluded by zc_ctx_params.backends");
+			continue;
+		}
+		ret = ops->probe(ctx, st->reason, sizeof(st->reason));
+		st->available = ret == 0;
+		zc_dbg(ctx, "probe %s: %s: %s", ops->name,
+		       st->available ? "available" : "unavailable", st->reason);
+	}
+}
+
+static void ctx_free(struct zc_ctx *ctx)
+{
+	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++)
+		if (ctx->be[b].available && ctx->be[b].ops->cleanup)
+			ctx->be[b].ops->cleanup(ctx);
+	zc_staging_fini(ctx);
+	zc_rings_fini(ctx);
+	zc_events_fini(ctx);
+	zc_fault_free(ctx->faults);
+	free(ctx);
+}
+
+ZC_API int zc_ctx_create(const struct zc_ctx_params *p, struct zc_ctx **out)
+{
+	struct zc_ctx *ctx;
+	uint64_t env_backends;
+	int ret;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	zc_log_init(&ctx->log, p);
+	ctx->events.fd = -1;
+	if (!out) {
+		zc_err(ctx, "zc_ctx_create: out is NULL");
+		free(ctx);
+		return -EINVAL;
+	}
+	ret = p ? check_params(p, &ctx->log) : 0;
+	if (ret) {
+		free(ctx);
+		return ret;
+	}
+	apply_params(ctx, p);
+	ret = apply_env(ctx, &env_backends);
+	if (!ret)
+		ret = zc_events_init(ctx);
+	if (!ret)
+		ret = zc_staging_init(ctx);
+	if (ret) {
+		ctx_free(ctx);
+		return ret;
+	}
+	if (ctx->flags & ZC_CTX_NO_URING)
+		snprintf(ctx->uring_reason, sizeof(ctx->uring_reason),
+			 "io_uring not used: ZC_CTX_NO_URING");
+	else
+		zc_rings_init(ctx, ctx->uring_reason, sizeof(ctx->uring_reason));
+	probe_backends(ctx, env_backends);
+	*out = ctx;
+	return 0;
+}
+
+ZC_API void zc_ctx_destroy(struct zc_ctx *ctx)
+{
+	unsigned files, queues;
+
+	if (!ctx)
+		return;
+	files = atomic_load(&ctx->nr_files);
+	queues = atomic_load(&ctx->nr_queues);
+	if (files || queues) {
+		zc_err(ctx, "zc_ctx_destroy: %u files and %u queues still open; "
+		       "context left in place", files, queues);
+		return;
+	}
+	ctx_free(ctx);
+}
+
+ZC_API int zc_ctx_query(struct zc_ctx *ctx, enum zc_backend b,
+			struct zc_backend_info *info)
+{
+	const struct zc_backend_state *st;
+
+	if (!ctx || !info || b < ZC_BACKEND_P2P_BAR || b > ZC_BACKEND_MAX) {
+		if (ctx)
+			zc_err(ctx, "zc_ctx_query: %s", !info ? "info is NULL" :
+			       "backend out of range");
+		return -EINVAL;
+	}
+	st = &ctx->be[b];
+	info->available = st->available;
+	info->caps = st->ops ? st->ops->caps : 0;
+	memcpy(info->reason, st->reason, sizeof(info->reason));
+	return 0;
+}
+
+ZC_API int zc_ctx_stats(struct zc_ctx *ctx, struct zc_stats *out,
+			size_t out_size)
+{
+	struct zc_stats s;
+
+	if (!ctx || !out || out_size < sizeof(s.size)) {
+		if (ctx)
+			zc_err(ctx, "zc_ctx_stats: %s", !out ? "out is NULL" :
+			       "out_size smaller than 8");
+		return -EINVAL;
+	}
+	memset(&s, 0, sizeof(s));
+	s.size = ZC_MIN(out_size, sizeof(s));
+	s.fallbacks = atomic_load(&ctx->stats.fallbacks);
+	s.lease_breaks = atomic_load(&ctx->stats.lease_breaks);
+	s.revocations = atomic_load(&ctx->stats.revocations);
+	for (unsigned b = 0; b < ZC_ARRAY_SIZE(s.backend); b++) {
+		s.backend[b].regs = atomic_load(&ctx->stats.backend[b].regs);
+		s.backend[b].reg_failures =
+			atomic_load(&ctx->stats.backend[b].reg_failures);
+		s.backend[b].ops = atomic_load(&ctx->stats.backend[b].ops);
+		s.backend[b].bytes = atomic_load(&ctx->stats.backend[b].bytes);
+	}
+	memcpy(out, &s, s.size);
+	return 0;
+}

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parsers of configuration that comes from outside the program: ZC_BACKENDS,
+ * ZC_LOG and ZC_FAULT. They see untrusted bytes, so they never write past a
+ * bound, never allocate per character, and reject rather than guess.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const backend_names[] = {
+	[ZC_BACKEND_NONE] = "none",
+	[ZC_BACKEND_P2P_BAR] = "p2p_bar",
+	[ZC_BACKEND_ODP_MR] = "odp_mr",
+	[ZC_BACKEND_PIN_LEASE] = "pin_lease",
+	[ZC_BACKEND_URING_FIXED] = "uring_fixed",
+	[ZC_BACKEND_BOUNCE] = "bounce",
+};
+
+ZC_API const char *zc_backend_name(enum zc_backend b)
+{
+	if ((unsigned)b < ZC_ARRAY_SIZE(backend_names))
+		return backend_names[b];
+	return "unknown";
+}
+
+enum zc_backend zc_backend_from_name(const char *name, size_t len)
+{
+	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++)
+		if (strlen(backend_names[b]) == len &&
+		    !strncmp(backend_names[b], name, len))
+			return (enum zc_backend)b;
+	return ZC_BACKEND_NONE;
+}
+
+static void set_err(char *err, size_t errlen, const char *tok, size_t len)
+{
+	if (errlen)
+		snprintf(err, errlen, "%.*s", (int)ZC_MIN(len, 64), tok);
+}
+
+static bool is_sep(char c)
+{
+	return c == ',' || c == ' ' || c == '\t' || c == '\n';
+}
+
+int zc_parse_backends(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	bool exclude = false;
+	uint64_t set = 0;
+	const char *p = s;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '^') {
+		exclude = true;
+		p++;
+	}
+	while (*p) {
+		const char *tok;
+		size_t len;
+		enum zc_backend b;
+
+		while (*p && is_sep(*p))
+			p++;
+		if (!*p)
+			break;
+		tok = p;
+		while (*p && !is_sep(*p))
+			p++;
+		len = (size_t)(p - tok);
+		if (len == 3 && !strncmp(tok, "all", 3)) {
+			set |= ZC_BACKENDS_ALL;
+			continue;
+		}
+		b = zc_backend_from_name(tok, len);
+		if (b == ZC_BACKEND_NONE) {
+			set_err(err, errlen, tok, len);
+			return -EINVAL;
+		}
+		set |= ZC_BACKEND_BIT(b);
+	}
+	if (!set) {
+		set_err(err, errlen, s, strlen(s));
+		return -EINVAL;
+	}
+	*out = exclude ? (ZC_BACKENDS_ALL & ~set) : set;
+	return 0;
+}
+
+int zc_parse_log_level(const char *s)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+
+	for (int i = 0; i < (int)ZC_ARRAY_SIZE(names); i++)
+		if (!strcasecmp(s, names[i]))
+			return i;
+	if (!strcasecmp(s, "warning"))
+		return ZC_LOG_WARN;
+	if (s[0] >= '0' && s[0] <= '3' && s[1] == '\0')
+		return s[0] - '0';
+	return -EINVAL;
+}
+
+#define E(x) { #x, x }
+static const struct {
+	const char *name;
+	int value;
+} errno_names[] = {
+	E(EPERM), E(ENOENT), E(EINTR), E(EIO), E(ENXIO), E(E2BIG), E(EBADF),
+	E(EAGAIN), E(ENOMEM), E(EACCES), E(EFAULT), E(EBUSY), E(EEXIST),
+	E(EXDEV), E(ENODEV), E(EINVAL), E(ENFILE), E(EMFILE), E(EFBIG),
+	E(ENOSPC), E(ESPIPE), E(EROFS), E(ERANGE), E(ENOSYS), E(ENODATA),
+	E(EOVERFLOW), E(EOPNOTSUPP), E(ETIMEDOUT), E(ECANCELED), E(EREMOTEIO),
+	E(EWOULDBLOCK), E(ENOTSUP), E(ESTALE), E(EDQUOT),
+};
+#undef E
+
+int zc_parse_errno(const char *s, size_t len)
+{
+	if (len && len < 6 && isdigit((unsigned char)s[0])) {
+		int v = 0;
+
+		for (size_t i = 0; i < len; i++) {
+			if (!isdigit((unsigned char)s[i]))
+				return 0;
+			v = v * 10 + (s[i] - '0');
+		}
+		return v > 0 && v < 4096 ? v : 0;
+	}
+	for (size_t i = 0; i < ZC_ARRAY_SIZE(errno_names); i++)
+		if (strlen(errno_names[i].name) == len &&
+		    !strncmp(errno_names[i].name, s, len))
+			return errno_names[i].value;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* ZC_FAULT=<backend|core>:<step>:<errno>[:<nth>][,...]               */
+
+#define ZC_FAULT_STEP_LEN 24
+#define ZC_FAULT_MAX 16
+
+struct zc_fault_rule {
+	enum zc_backend backend; /* ZC_BACKEND_NONE = core */
+	char step[ZC_FAULT_STEP_LEN];
+	int error;
+	unsigned long nth;   /* 0 = every hit */
+	_Atomic unsigned long hits;
+};
+
+struct zc_fault {
+	unsigned count;
+	struct zc_fault_rule rule[ZC_FAULT_MAX];
+};
+
+/* split "a:b:c" fields of one rule; returns the number of fields */
+static unsigned split_fields(const char *s, size_t len, const char *f[4],
+			     size_t flen[4])
+{
+	unsigned n = 0;
+	const char *start = s, *end = s + len;
+
+	for (const char *p = s; p <= end; p++) {
+		if (p == end || *p == ':') {
+			if (n == 4)
+				return 5;
+			f[n] = start;
+			flen[n++] = (size_t)(p - start);
+			start = p + 1;
+		}
+	}
+	return n;
+}
+
+static int parse_rule(const char *s, size_t len, struct zc_fault_rule *r)
+{
+	const char *f[4];
+	size_t fl[4];
+	unsigned n = split_fields(s, len, f, fl);
+
+	if (n < 3 || n > 4 || !fl[1] || fl[1] >= ZC_FAULT_STEP_LEN)
+		return -EINVAL;
+	if (fl[0] == 4 && !strncmp(f[0], "core", 4))
+		r->backend = ZC_BACKEND_NONE;
+	else if ((r->backend = zc_backend_from_name(f[0], fl[0])) ==
+		 ZC_BACKEND_NONE)
+		return -EINVAL;
+	for (size_t i = 0; i < fl[1]; i++)
+		if (!isalnum((unsigned char)f[1][i]) && f[1][i] != '_')
+			return -EINVAL;
+	memcpy(r->step, f[1], fl[1]);
+	r->step[fl[1]] = '\0';
+	r->error = zc_parse_errno(f[2], fl[2]);
+	if (!r->error)
+		return -EINVAL;
+	r->nth = 0;
+	if (n == 4) {
+		if (!fl[3] || fl[3] > 9)
+			return -EINVAL;
+		for (size_t i = 0; i < fl[3]; i++) {
+			if (!isdigit((unsigned char)f[3][i]))
+				return -EINVAL;
+			r->nth = r->nth * 10 + (unsigned long)(f[3][i] - '0');
+		}
+		if (!r->nth)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int zc_fault_parse(const char *s, struct zc_fault **out, char *err,
+		   size_t errlen)
+{
+	struct zc_fault *f = calloc(1, sizeof(*f));
+	const char *p = s;
+
+	if (!f)
+		return -ENOMEM;
+	while (*p) {
+		const char *tok;
+		size_t len;
+
+		while (*p && is_sep(*p))
+			p++;
+		if (!*p)
+			break;
+		tok = p;
+		while (*p && !is_sep(*p))
+			p++;
+		len = (size_t)(p - tok);
+		if (f->count == ZC_FAULT_MAX ||
+		    parse_rule(tok, len, &f->rule[f->count])) {
+			set_err(err, errlen, tok, len);
+			free(f);
+			return -EINVAL;
+		}
+		f->count++;
+	}
+	if (!f->count) {
+		free(f);
+		f = NULL;
+	}
+	*out = f;
+	return 0;
+}
+
+void zc_fault_free(struct zc_fault *f)
+{
+	free(f);
+}
+
+int zc_fault_hit(struct zc_fault *f, enum zc_backend b, const char *step)
+{
+	if (zc_likely(!f))
+		return 0;
+	for (unsigned i = 0; i < f->count; i++) {
+		struct zc_fault_rule *r = &f->rule[i];
+		unsigned long hit;
+
+		if (r->backend != b || strcmp(r->step, step))
+			continue;
+		hit = atomic_fetch_add(&r->hits, 1) + 1;
+		if (!r->nth || hit == r->nth)
+			return -r->error;
+	}
+	return 0;
+}

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/* Private declarations shared by the core, the backends and src/sys. */
+#ifndef ZC_INTERNAL_H
+#define ZC_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "zerocopy.h"
+#include "config.h"
+
+#define ZC_REASON_LEN 192
+#define ZC_MAX_ATTEMPTS 8
+#define ZC_DEFAULT_QUEUE_DEPTH 64u
+#define ZC_DEFAULT_BOUNCE_BYTES (64u << 20)
+#define ZC_STAGING_CHUNK (1u << 20)
+
+#define ZC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define ZC_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define ZC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define zc_likely(x) __builtin_expect(!!(x), 1)
+#define zc_unlikely(x) __builtin_expect(!!(x), 0)
+
+struct zc_ring;
+struct zc_ringset;
+struct zc_fault;
+struct zc_staging;
+
+/* ------------------------------------------------------------------ */
+/* log.c                                                                */
+
+struct zc_log {
+	zc_log_fn fn;
+	void *arg;
+	int level;
+};
+
+void zc_log_init(struct zc_log *log, const struct zc_ctx_params *p);
+void zc_logf(const struct zc_log *log, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define zc_err(ctx, ...) zc_logf(&(ctx)->log, ZC_LOG_ERROR, __VA_ARGS__)
+#define zc_warn(ctx, ...) zc_logf(&(ctx)->log, ZC_LOG_WARN, __VA_ARGS__)
+#define zc_info(ctx, ...) zc_logf(&(ctx)->log, ZC_LOG_INFO, __VA_ARGS__)
+#define zc_dbg(ctx, ...)                                                 \
+	do {                                                               \
+		if ((ctx)->log.level >= ZC_LOG_DEBUG)                      \
+			zc_logf(&(ctx)->log, ZC_LOG_DEBUG, __VA_ARGS__);   \
+	} while (0)
+
+/* ------------------------------------------------------------------ */
+/* env.c: parsers of untrusted configuration strings                    */
+
+/* "uring_fixed,bounce" or "^odp_mr,p2p_bar" or "all" -> allowed set.
+ * On error returns -EINVAL and writes the offending token to err. */
+int zc_parse_backends(const char *s, uint64_t *out, char *err, size_t errlen);
+/* "error|warn|info|debug" (or 0..3) -> level, -EINVAL otherwise */
+int zc_parse_log_level(const char *s);
+/* enum from "uring_fixed" etc. (ZC_BACKEND_NONE if unknown) */
+enum zc_backend zc_backend_from_name(const char *name, size_t len);
+/* errno from "ENOMEM" or "12"; 0 if not an errno */
+int zc_parse_errno(const char *s, size_t len);
+/* ZC_FAULT=<backend|core>:<step>:<errno>[:<nth>][,...] */
+int zc_fault_parse(const char *s, struct zc_fault **out, char *err,
+		   size_t errlen);
+void zc_fault_free(struct zc_fault *f);
+/* -errno if the named step must fail now, else 0; counts hits */
+int zc_fault_hit(struct zc_fault *f, enum zc_backend b, const char *step);
+
+/* ------------------------------------------------------------------ */
+/* context                                                              */
+
+struct zc_backend_ops;
+
+struct zc_backend_state {
+	const struct zc_backend_ops *ops; /* NULL: not compiled in */
+	bool available;
+	char reason[ZC_REASON_LEN];
+	void *priv; /* backend-private context state */
+};
+
+struct zc_event_ring {
+	pthread_mutex_t lock;
+	int fd; /* eventfd, semaphore-free: one count per batch */
+	unsigned head, count;
+	uint64_t dropped;
+	struct zc_event ev[256];
+};
+
+struct zc_counters {
+	_Atomic uint64_t fallbacks, lease_breaks, revocations;
+	struct {
+		_Atomic uint64_t regs, reg_failures, ops, bytes;
+	} backend[8];
+};
+
+struct zc_ctx {
+	struct zc_log log;
+	uint64_t backends; /* params & ZC_BACKENDS & build */
+	struct ibv_pd *pd;
+	unsigned queue_depth;
+	size_t bounce_bytes;
+	int numa_node;
+	unsigned flags;
+	struct zc_fault *faults; /* NULL unless ZC_FAULT is set */
+
+	struct zc_backend_state be[ZC_BACKEND_MAX + 1];
+
+	/* io_uring resources shared by every ring of this context; NULL
+	 * when io_uring is unavailable (see uring_reason) */
+	struct zc_ringset *rings;
+	char uring_reason[ZC_REASON_LEN];
+
+	struct zc_staging *staging;
+	struct zc_event_ring events;
+	_Atomic unsigned nr_files, nr_queues; /* live children */
+	struct zc_counters stats;
+};
+
+int zc_events_init(struct zc_ctx *ctx);
+void zc_events_fini(struct zc_ctx *ctx);
+/* post an event and wake the event fd */
+void zc_event_post(struct zc_ctx *ctx, uint32_t type, enum zc_backend from,
+		   enum zc_backend to, struct zc_reg *reg, int error);
+void zc_note_fallback(struct zc_reg *r, enum zc_backend to, int error);
+static inline void zc_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ */
+/* file.c                                                               */
+
+struct zc_file {
+	struct zc_ctx *ctx;
+	int fd;         /* caller's fd, not owned */
+	int fixed_idx;  /* index in every ring's file table, -1 if none */
+	int open_flags; /* fcntl(F_GETFL) */
+	struct zc_file_info info;
+	pthread_mutex_t edge_lock; /* serialises O_DIRECT read-modify-write */
+	_Atomic unsigned refs;     /* registrations holding the file */
+	uint64_t serial;           /* unique per process: staging owner tag */
+};
+uint64_t zc_file_serial_next(void);
+
+static inline bool zc_file_direct(const struct zc_file *f)
+{
+	return f->info.flags & ZC_FILE_DIRECT;
+}
+
+/* ------------------------------------------------------------------ */
+/* registrations                                                        */
+
+enum zc_dir { ZC_DIR_READ = 0, ZC_DIR_WRITE = 1 };
+
+/* what a backend is asked to register */
+struct zc_reg_req {
+	struct zc_file *file;
+	void *addr;  /* caller memory, or NULL for MAP_FILE */
+	size_t length;
+	uint64_t file_offset;
+	unsigned access;
+	unsigned flags;
+	enum zc_mem_type mem_type;
+	int dmabuf_fd;
+	unsigned mem; /* ZC_MEM_* from zc_mem_inspect (caller memory only) */
+};
+
+/* memory the library mapped or allocated for a registration */
+struct zc_mapping {
+	void *base;  /* what to munmap/free */
+	size_t size;
+	bool is_file_map; /* MAP_SHARED mapping of the file */
+	bool is_alloc;    /* library-owned copy (zc_mem_free) */
+};
+
+struct zc_reg {
+	struct zc_ctx *ctx;
+	struct zc_file *file;
+	struct zc_reg_req req;
+	enum zc_backend backend;
+	const struct zc_backend_ops *ops;
+	void *addr; /* what zc_reg_addr returns */
+	size_t length;
+	bool fallback; /* a better backend was tried and failed */
+	_Atomic bool fallback_reported;
+	struct zc_mapping map;
+
+	/* fixed buffer slots in the context's ring set; slot_count 0 if none */
+	int slot_first;
+	unsigned slot_count;
+
+	void *priv; /* backend-private */
+	_Atomic int inflight; /* sync calls running + queue ops not reaped */
+
+	unsigned nr_attempts;
+	struct zc_attempt attempts[ZC_MAX_ATTEMPTS];
+};
+
+/* One I/O as the core hands it to a backend: file already validated,
+ * O_DIRECT requirements already met (aligned offset, length, memory). */
+struct zc_io {
+	enum zc_dir dir;
+	void *buf;
+	uint64_t file_off;
+	size_t len;
+	size_t reg_off;
+};
+
+/* ------------------------------------------------------------------ */
+/* backend ops table: one per file in src/backends/                    */
+
+struct zc_backend_ops {
+	size_t size; /* sizeof(struct zc_backend_ops) the backend was built with */
+	enum zc_backend id;
+	const char *name;
+	uint64_t caps;
+	/* once per context: 0 if usable, else -errno with a reason */
+	int (*probe)(struct zc_ctx *ctx, char *reason, size_t len);
+	void (*cleanup)(struct zc_ctx *ctx);
+	/* >= 0: how well it fits (higher first); < 0: refusal -errno */
+	int (*score)(struct zc_ctx *ctx, const struct zc_reg_req *req,
+		     char *reason, size_t len);
+	/* fill r->addr/length (or keep the caller's), slots, priv */
+	int (*reg)(struct zc_reg *r, char *reason, size_t len);
+	void (*dereg)(struct zc_reg *r);
+	/* synchronous I/O; returns bytes moved (short only at EOF) or -errno */
+	ssize_t (*io)(struct zc_reg *r, const struct zc_io *io);
+	/* async: put the op on q's ring (0, or ZC_PREP_FALLBACK when it took
+	 * a fallback path), or -EAGAIN to run it inline */
+	int (*prep)(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
+		    uint64_t cookie);
+	/* MAP_FILE: make memory stores reach the file */
+	int (*sync)(struct zc_reg *r, size_t reg_off, size_t len);
+	/* take the zero-copy path away (lease break); NULL if not revocable */
+	int (*revoke)(struct zc_reg *r);
+};
+
+#define ZC_PREP_FALLBACK 1
+
+extern const struct zc_backend_ops zc_uring_fixed_ops;
+extern const struct zc_backend_ops zc_bounce_ops;
+
+/* select.c */
+int zc_select_and_register(struct zc_reg *r, uint64_t allowed);
+
+/* ------------------------------------------------------------------ */
+/* io.c: paths shared by every backend                                  */
+
+/* pread/pwrite loop: EINTR/EAGAIN retried, short only at EOF */
+ssize_t zc_sys_rw(int fd, enum zc_dir dir, void *buf, size_t len,
+		  uint64_t off);
+bool zc_direct_aligned(const struct zc_file *f, const void *buf,
+		       uint64_t off, size_t len);
+/* full-range I/O on f with any alignment (edges staged for O_DIRECT) */
+ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
+		   uint64_t off);
+/* checked I/O on a registration, through the O_DIRECT split; counts stats */
+ssize_t zc_reg_rw(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
+		  uint64_t file_off, size_t len);
+int zc_check_io(struct zc_reg *r, const char *fn, enum zc_dir dir,
+		size_t reg_off, uint64_t file_off, size_t len);
+/* MAP_FILE helpers used by more than one backend */
+int zc_map_file(struct zc_reg *r, bool writable, char *reason, size_t len);
+int zc_copy_file(struct zc_reg *r, char *reason, size_t len);
+void zc_unmap(struct zc_reg *r);
+
+/* ------------------------------------------------------------------ */
+/* staging.c: bounded, NUMA-local, ring-registered staging memory      */
+
+struct zc_stage {
+	void *buf;
+	size_t size;
+	int slot; /* fixed buffer slot, -1 if not registered */
+	int index;
+};
+int zc_staging_init(struct zc_ctx *ctx);
+void zc_staging_fini(struct zc_ctx *ctx);
+/* blocks while the cap is reached and every chunk is in use */
+int zc_stage_get(struct zc_ctx *ctx, const struct zc_file *owner,
+		 struct zc_stage *out);
+void zc_stage_put(struct zc_ctx *ctx, const struct zc_stage *st);
+
+/* ------------------------------------------------------------------ */
+/* sys/mem.c: memory inspection and NUMA-local allocation              */
+
+#define ZC_MEM_MAPPED (1u << 0)       /* the whole range is mapped */
+#define ZC_MEM_READABLE (1u << 1)
+#define ZC_MEM_WRITABLE (1u << 2)
+#define ZC_MEM_PRIVATE_FILE (1u << 3) /* some part is a MAP_PRIVATE file mapping */
+#define ZC_MEM_SHARED_FILE (1u << 4)  /* some part is a MAP_SHARED file mapping */
+unsigned zc_mem_inspect(const void *addr, size_t len);
+void *zc_mem_alloc(struct zc_ctx *ctx, size_t len, int node);
+void zc_mem_free(void *p, size_t len);
+size_t zc_page_size(void);
+
+/* ------------------------------------------------------------------ */
+/* sys/uring.c: rings that share one fixed-buffer and fixed-file table */
+
+#define ZC_MAX_SLOTS 16384u
+#define ZC_MAX_SLOT_BYTES (1ul << 30)
+#define ZC_MAX_FIXED_FILES 1024u
+
+/* create the registration ring; -errno + reason if io_uring is unusable */
+int zc_rings_init(struct zc_ctx *ctx, char *reason, size_t len);
+void zc_rings_fini(struct zc_ctx *ctx);
+/* register [addr, addr+len) in consecutive slots of every ring */
+int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
+			int *slot_first, unsigned *slot_count);
+void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first,
+			 unsigned slot_count);
+int zc_rings_add_file(struct zc_ctx *ctx, int fd);
+void zc_rings_del_file(struct zc_ctx *ctx, int idx);
+/* a ring for one caller at a time; ring_put returns it to the pool */
+struct zc_ring *zc_ring_get(struct zc_ctx *ctx);
+void zc_ring_put(struct zc_ctx *ctx, struct zc_ring *ring);
+struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth);
+void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring);
+/* does ring carry slot? (registration may have failed on a ring) */
+bool zc_ring_has_slot(const struct zc_ring *ring, int slot);
+/* one synchronous I/O through ring (fixed buffer when slot >= 0) */
+ssize_t zc_ring_rw(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
+		   void *buf, size_t len, uint64_t off, int slot);
+/* queue.c access to the raw ring */
+int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
+		 void *buf, size_t len, uint64_t off, int slot,
+		 uint64_t cookie);
+int zc_ring_submit(struct zc_ring *ring);
+/* wait for min CQEs up to timeout_ms; calls fn for each; returns count */
+int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
+		 int timeout_ms,
+		 void (*fn)(void *arg, uint64_t cookie, int res), void *arg);
+/* facts for zcinfo-like reporting */
+void zc_rings_describe(struct zc_ctx *ctx, char *buf, size_t len);
+
+/* the slot in which byte reg_off of r lies, and whether [reg_off,
+ * reg_off+len) stays inside that one slot */
+static inline int zc_reg_slot(const struct zc_reg *r, size_t reg_off,
+			      size_t len)
+{
+	size_t first, last;
+
+	if (!r->slot_count)
+		return -1;
+	first = reg_off / ZC_MAX_SLOT_BYTES;
+	last = (reg_off + len - 1) / ZC_MAX_SLOT_BYTES;
+	return first == last ? r->slot_first + (int)first : -1;
+}
+
+/* queue.c */
+struct zc_ring *zc_queue_ring(struct zc_queue *q);
+
+#endif /* ZC_INTERNAL_H */

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/* Registrations: argument checks, selection, accessors, destruction. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+#define ZC_REG_FIELDS_ALL                                                   \
+	(ZC_REG_FIELD_ADDR | ZC_REG_FIELD_LENGTH | ZC_REG_FIELD_FILE_OFFSET |  \
+	 ZC_REG_FIELD_ACCESS | ZC_REG_FIELD_FLAGS | ZC_REG_FIELD_MEM_TYPE |    \
+	 ZC_REG_FIELD_DMABUF_FD | ZC_REG_FIELD_BACKENDS)
+#define ZC_ACCESS_ALL                                                       \
+	(ZC_ACCESS_READ | ZC_ACCESS_WRITE | ZC_ACCESS_REMOTE_READ |            \
+	 ZC_ACCESS_REMOTE_WRITE)
+#define ZC_REG_FLAGS_ALL (ZC_REG_MAP_FILE | ZC_REG_REQUIRE_ZEROCOPY)
+
+#define reject(ctx, err, ...)                                              \
+	({                                                                 \
+		zc_err(ctx, "zc_reg_create: " __VA_ARGS__);               \
+		(err);                                                     \
+	})
+
+static int fill_req(struct zc_file *f, const struct zc_reg_params *p,
+		    struct zc_reg_req *req, uint64_t *backends)
+{
+	struct zc_ctx *ctx = f->ctx;
+	const uint64_t m = p->field_mask;
+
+	memset(req, 0, sizeof(*req));
+	req->file = f;
+	req->access = ZC_ACCESS_READ | ZC_ACCESS_WRITE;
+	req->dmabuf_fd = -1;
+	*backends = ZC_BACKENDS_ALL;
+	if (m & ~ZC_REG_FIELDS_ALL)
+		return reject(ctx, -EINVAL, "unknown field_mask bits 0x%llx",
+			      (unsigned long long)(m & ~ZC_REG_FIELDS_ALL));
+	if (m & ZC_REG_FIELD_ADDR)
+		req->addr = p->addr;
+	if (m & ZC_REG_FIELD_LENGTH)
+		req->length = p->length;
+	if (m & ZC_REG_FIELD_FILE_OFFSET)
+		req->file_offset = p->file_offset;
+	if (m & ZC_REG_FIELD_ACCESS)
+		req->access = p->access;
+	if (m & ZC_REG_FIELD_FLAGS)
+		req->flags = p->flags;
+	if (m & ZC_REG_FIELD_MEM_TYPE)
+		req->mem_type = p->mem_type;
+	if (m & ZC_REG_FIELD_DMABUF_FD)
+		req->dmabuf_fd = p->dmabuf_fd;
+	if (m & ZC_REG_FIELD_BACKENDS)
+		*backends = p->backends;
+
+	if (!req->length)
+		return reject(ctx, -EINVAL, "length is missing or 0");
+	if (!req->access || (req->access & ~ZC_ACCESS_ALL))
+		return reject(ctx, -EINVAL, "access 0x%x is empty or has unknown bits",
+			      req->access);
+	if (req->flags & ~ZC_REG_FLAGS_ALL)
+		return reject(ctx, -EINVAL, "unknown flags 0x%x",
+			      req->flags & ~ZC_REG_FLAGS_ALL);
+	if (*backends & ~ZC_BACKENDS_ALL)
+		return reject(ctx, -EINVAL, "backends 0x%llx has unknown bits",
+			      (unsigned long long)*backends);
+	if ((unsigned)req->mem_type > ZC_MEM_P2P)
+		return reject(ctx, -EINVAL, "unknown mem_type %d", req->mem_type);
+	if ((m & ZC_REG_FIELD_DMABUF_FD) && req->mem_type != ZC_MEM_DMABUF)
+		return reject(ctx, -EINVAL, "dmabuf_fd set without ZC_MEM_DMABUF");
+	return 0;
+}
+
+static int check_file_access(struct zc_file *f, const struct zc_reg_req *req)
+{
+	if ((req->access & ZC_ACCESS_READ) && !(f->info.flags & ZC_FILE_READABLE))
+		return reject(f->ctx, -EBADF, "ZC_ACCESS_READ on an fd not open for reading");
+	if ((req->access & ZC_ACCESS_WRITE) && !(f->info.flags & ZC_FILE_WRITABLE))
+		return reject(f->ctx, -EBADF, "ZC_ACCESS_WRITE on an fd not open for writing");
+	return 0;
+}
+
+/* The file's current size: it may have changed since zc_file_open. */
+static uint64_t current_size(const struct zc_file *f)
+{
+	struct stat st;
+
+	if ((f->info.flags & ZC_FILE_REGULAR) && !fstat(f->fd, &st))
+		return (uint64_t)st.st_size;
+	return f->info.file_size;
+}
+
+static int check_memory(struct zc_file *f, struct zc_reg_req *req,
+			bool has_addr)
+{
+	if (req->flags & ZC_REG_MAP_FILE) {
+		if (has_addr)
+			return reject(f->ctx, -EINVAL, "addr given with ZC_REG_MAP_FILE "
+				      "(the library maps the file range itself)");
+		if (!(f->info.flags & ZC_FILE_READABLE))
+			return reject(f->ctx, -EBADF, "ZC_REG_MAP_FILE needs an fd open "
+				      "for reading (mmap requires it)");
+		if (req->file_offset > current_size(f) ||
+		    req->length > current_size(f) - req->file_offset)
+			return reject(f->ctx, -EINVAL, "file range [%llu, +%zu) "
+				      "reaches past the end of the file (%llu bytes)",
+				      (unsigned long long)req->file_offset,
+				      req->length, (unsigned long long)current_size(f));
+		return 0;
+	}
+	if (req->file_offset)
+		return reject(f->ctx, -EINVAL, "file_offset is only meaningful "
+			      "with ZC_REG_MAP_FILE");
+	if (!req->addr)
+		return reject(f->ctx, -EINVAL, "addr is missing or NULL");
+	if ((uintptr_t)req->addr + req->length < (uintptr_t)req->addr)
+		return reject(f->ctx, -EINVAL, "addr + length wraps around");
+	if (req->mem_type != ZC_MEM_HOST)
+		return 0;
+	req->mem = zc_mem_inspect(req->addr, req->length);
+	if (!(req->mem & ZC_MEM_MAPPED))
+		return reject(f->ctx, -EFAULT, "[%p, +%zu) is not entirely mapped",
+			      req->addr, req->length);
+	return 0;
+}
+
+ZC_API int zc_reg_create(struct zc_file *f, const struct zc_reg_params *p,
+			 struct zc_reg **out)
+{
+	uint64_t backends;
+	struct zc_reg *r;
+	int ret;
+
+	if (!f || !p || !out) {
+		if (f)
+			zc_err(f->ctx, "zc_reg_create: %s is NULL", !p ? "params" : "out");
+		return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	ret = fill_req(f, p, &r->req, &backends);
+	if (!ret)
+		ret = check_file_access(f, &r->req);
+	if (!ret)
+		ret = check_memory(f, &r->req, p->field_mask & ZC_REG_FIELD_ADDR);
+	if (ret) {
+		free(r);
+		return ret;
+	}
+	r->ctx = f->ctx;
+	r->file = f;
+	r->addr = r->req.addr;
+	r->length = r->req.length;
+	r->slot_first = -1;
+	ret = zc_select_and_register(r, backends & f->ctx->backends);
+	if (ret) {
+		free(r);
+		return ret;
+	}
+	atomic_fetch_add(&f->refs, 1);
+	*out = r;
+	return 0;
+}
+
+ZC_API int zc_reg_destroy(struct zc_reg *r)
+{
+	int inflight;
+
+	if (!r)
+		return -EINVAL;
+	inflight = atomic_load(&r->inflight);
+	if (inflight) {
+		zc_err(r->ctx, "zc_reg_destroy: %d operations still in flight", inflight);
+		return -EBUSY;
+	}
+	r->ops->dereg(r);
+	atomic_fetch_sub(&r->file->refs, 1);
+	free(r);
+	return 0;
+}
+
+ZC_API enum zc_backend zc_reg_backend(const struct zc_reg *r)
+{
+	return r ? r->backend : ZC_BACKEND_NONE;
+}
+
+ZC_API void *zc_reg_addr(const struct zc_reg *r)
+{
+	return r ? r->addr : NULL;
+}
+
+ZC_API size_t zc_reg_length(const struct zc_reg *r)
+{
+	return r ? r->length : 0;
+}
+
+ZC_API int zc_reg_attempts(const struct zc_reg *r, struct zc_attempt *out,
+			   unsigned max)
+{
+	if (!r || (!out && max))
+		return -EINVAL;
+	if (max)
+		memcpy(out, r->attempts, ZC_MIN(max, r->nr_attempts) * sizeof(*out));
+	return (int)r->nr_attempts;
+}
+
+ZC_API int zc_reg_rdma(const struct zc_reg *r, struct zc_rdma_keys *keys)
+{
+	if (!r || !keys)
+		return -EINVAL;
+	/* no backend of this release creates a memory region */
+	return -ENODATA;
+}

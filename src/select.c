@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Backend selection for one registration: every allowed backend scores the
+ * request or declines with a reason; candidates are tried best score
+ * first; every refusal and every try is recorded as an attempt.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void record(struct zc_reg *r, enum zc_backend b, int error,
+		   const char *reason)
+{
+	struct zc_attempt *a;
+
+	if (r->nr_attempts == ZC_MAX_ATTEMPTS)
+		return;
+	a = &r->attempts[r->nr_attempts++];
+	a->backend = b;
+	a->error = error;
+	snprintf(a->reason, sizeof(a->reason), "%s", reason);
+	if (error)
+		zc_dbg(r->ctx, "attempt %s: %s (%s)", zc_backend_name(b), reason,
+		       strerror(-error));
+	else
+		zc_dbg(r->ctx, "attempt %s: %s", zc_backend_name(b), reason);
+}
+
+struct candidate {
+	enum zc_backend b;
+	int score;
+};
+
+/* Score every allowed backend; refusals are recorded in enum order. */
+static unsigned score_all(struct zc_reg *r, uint64_t allowed,
+			  struct candidate *c, int *last_refusal)
+{
+	struct zc_ctx *ctx = r->ctx;
+	char reason[ZC_REASON_LEN];
+	unsigned n = 0;
+
+	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++) {
+		const struct zc_backend_state *st = &ctx->be[b];
+		int score;
+
+		if (!(allowed & ZC_BACKEND_BIT(b)))
+			continue;
+		if (!st->available) {
+			record(r, (enum zc_backend)b, -EOPNOTSUPP, st->reason);
+			*last_refusal = -EOPNOTSUPP;
+			continue;
+		}
+		reason[0] = '\0';
+		score = st->ops->score(ctx, &r->req, reason, sizeof(reason));
+		if (score < 0) {
+			record(r, (enum zc_backend)b, score, reason);
+			*last_refusal = score;
+			continue;
+		}
+		/* insertion sort, stable: equal scores keep preference order */
+		unsigned i = n++;
+		for (; i > 0 && c[i - 1].score < score; i--)
+			c[i] = c[i - 1];
+		c[i] = (struct candidate){ (enum zc_backend)b, score };
+	}
+	return n;
+}
+
+static int try_backend(struct zc_reg *r, enum zc_backend b)
+{
+	const struct zc_backend_ops *ops = r->ctx->be[b].ops;
+	char reason[ZC_REASON_LEN] = "";
+	int ret;
+
+	ret = zc_fault_hit(r->ctx->faults, b, "reg");
+	if (ret)
+		snprintf(reason, sizeof(reason), "%s registration: %s (injected by ZC_FAULT)",
+			 ops->name, strerror(-ret));
+	else
+		ret = ops->reg(r, reason, sizeof(reason));
+	record(r, b, ret, reason);
+	if (ret) {
+		zc_count(&r->ctx->stats.backend[b].reg_failures, 1);
+		return ret;
+	}
+	zc_count(&r->ctx->stats.backend[b].regs, 1);
+	r->backend = b;
+	r->ops = ops;
+	return 0;
+}
+
+/* The first backend usable on this system that declined or failed: the
+ * registration runs on a fallback when there is one. -1 if none. */
+static int first_lost(const struct zc_reg *r)
+{
+	for (unsigned i = 0; i + 1 < r->nr_attempts; i++)
+		if (r->attempts[i].error &&
+		    r->ctx->be[r->attempts[i].backend].available)
+			return (int)i;
+	return -1;
+}
+
+static void log_failure(const struct zc_reg *r, int ret)
+{
+	zc_warn(r->ctx, "zc_reg_create: no backend could register %zu bytes: %s",
+		r->req.length, strerror(-ret));
+	for (unsigned i = 0; i < r->nr_attempts; i++)
+		zc_warn(r->ctx, "  %s: %s (%s)",
+			zc_backend_name(r->attempts[i].backend),
+			r->attempts[i].reason, strerror(-r->attempts[i].error));
+}
+
+int zc_select_and_register(struct zc_reg *r, uint64_t allowed)
+{
+	struct candidate c[ZC_BACKEND_MAX];
+	int ret = -EOPNOTSUPP, lost;
+	unsigned n;
+
+	if (r->req.flags & ZC_REG_REQUIRE_ZEROCOPY)
+		allowed &= ~ZC_BACKEND_BIT(ZC_BACKEND_BOUNCE);
+	n = score_all(r, allowed, c, &ret);
+	for (unsigned i = 0; i < n; i++) {
+		ret = try_backend(r, c[i].b);
+		if (!ret)
+			break;
+	}
+	if (ret) {
+		log_failure(r, ret);
+		return ret;
+	}
+	lost = first_lost(r);
+	r->fallback = lost >= 0;
+	if (r->fallback) {
+		zc_count(&r->ctx->stats.fallbacks, 1);
+		zc_info(r->ctx, "registration of %zu bytes fell back to %s: %s: %s",
+			r->length, zc_backend_name(r->backend),
+			zc_backend_name(r->attempts[lost].backend),
+			r->attempts[lost].reason);
+	}
+	return 0;
+}

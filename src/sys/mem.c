@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* What kind of memory a caller handed us, and NUMA-local allocation. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../internal.h"
+#if ZC_HAVE_LIBNUMA
+#include <numa.h>
+#endif
+
+size_t zc_page_size(void)
+{
+	static size_t page;
+
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+/* Anonymous huge pages show up with a path and an inode but are not a
+ * file the caller could mean. */
+static bool is_file_backed(unsigned long inode, const char *path)
+{
+	return inode != 0 && strncmp(path, "/anon_hugepage", 14) != 0;
+}
+
+/*
+ * Walk /proc/self/maps over [addr, addr+len): is every byte mapped, with
+ * which permissions, and is any part a file mapping (private or shared)?
+ * The kernel would tell us some of this only after pinning the wrong pages.
+ */
+unsigned zc_mem_inspect(const void *addr, size_t len)
+{
+	uintptr_t start = (uintptr_t)addr, end = start + len, covered = start;
+	unsigned flags = ZC_MEM_READABLE | ZC_MEM_WRITABLE;
+	char line[512];
+	FILE *maps;
+
+	maps = fopen("/proc/self/maps", "re");
+	if (!maps)
+		return ZC_MEM_MAPPED | flags; /* no procfs: let the kernel judge */
+	while (covered < end && fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi, inode, off;
+		char perms[5], path[256] = "";
+		int n;
+
+		n = sscanf(line, "%lx-%lx %4s %lx %*s %lu %255[^\n]", &lo, &hi,
+			   perms, &off, &inode, path);
+		if (n < 5 || hi <= covered)
+			continue;
+		if (lo > covered)
+			break; /* a hole */
+		if (perms[0] != 'r')
+			flags &= ~ZC_MEM_READABLE;
+		if (perms[1] != 'w')
+			flags &= ~ZC_MEM_WRITABLE;
+		if (is_file_backed(inode, path[0] == ' ' ? path + 1 : path))
+			flags |= perms[3] == 's' ? ZC_MEM_SHARED_FILE :
+						   ZC_MEM_PRIVATE_FILE;
+		covered = hi;
+	}
+	fclose(maps);
+	if (covered >= end)
+		flags |= ZC_MEM_MAPPED;
+	return flags;
+}
+
+void *zc_mem_alloc(struct zc_ctx *ctx, size_t len, int node)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+#if ZC_HAVE_LIBNUMA
+	/* placement is a preference for speed; failure to place is not fatal */
+	if (node >= 0 && numa_available() >= 0 && node <= numa_max_node())
+		numa_tonode_memory(p, len, node);
+#else
+	(void)node;
+#endif
+	(void)ctx;
+	return p;
+}
+
+void zc_mem_free(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
+}

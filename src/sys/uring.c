@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io_uring rings of a context. One registration ring holds the context's
+ * sparse fixed-buffer table; every I/O ring (one per queue, plus a pool for
+ * synchronous callers) gets the same slots: cloned from the registration
+ * ring where the kernel has IORING_REGISTER_CLONE_BUFFERS (no second pin,
+ * no second memlock charge), else registered again. Files get the same
+ * index in every ring's fixed-file table.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../internal.h"
+
+#if ZC_HAVE_LIBURING
+#include <liburing.h>
+#include <sys/syscall.h>
+
+/* uapi of newer kernels than liburing 2.3 knows */
+#define ZC_IORING_REGISTER_CLONE_BUFFERS 30
+#define ZC_IORING_REGISTER_DST_REPLACE (1u << 1)
+struct zc_clone_buffers {
+	uint32_t src_fd, flags, src_off, dst_off, nr, pad[3];
+};
+
+#define SLOT_WORDS (ZC_MAX_SLOTS / 64)
+
+struct zc_ring {
+	struct io_uring ring;
+	struct zc_ring *next;      /* all I/O rings of the context */
+	struct zc_ring *next_free; /* synchronous pool */
+	bool files_ok;             /* fixed-file table usable */
+	uint64_t slot_ok[SLOT_WORDS];
+};
+
+enum clone_support { CLONE_UNKNOWN, CLONE_YES, CLONE_NO };
+
+struct zc_ringset {
+	pthread_mutex_t lock;
+	struct io_uring reg_ring; /* holds the table, runs no I/O */
+	unsigned features;
+	enum clone_support clone;
+	struct zc_ring *all, *pool;
+	uint64_t slot_used[SLOT_WORDS];
+	struct iovec slot_iov[ZC_MAX_SLOTS]; /* to re-register without clone */
+	int file_fd[ZC_MAX_FIXED_FILES];     /* -1: free */
+};
+
+static bool bit_get(const uint64_t *w, unsigned i)
+{
+	return w[i / 64] >> (i % 64) & 1;
+}
+
+static void bit_set(uint64_t *w, unsigned i, bool v)
+{
+	if (v)
+		w[i / 64] |= UINT64_C(1) << (i % 64);
+	else
+		w[i / 64] &= ~(UINT64_C(1) << (i % 64));
+}
+
+static int read_int_file(const char *path, int *val)
+{
+	FILE *f = fopen(path, "re");
+	int ret = -ENOENT;
+
+	if (f) {
+		ret = fscanf(f, "%d", val) == 1 ? 0 : -EIO;
+		fclose(f);
+	}
+	return ret;
+}
+
+static bool seccomp_active(void)
+{
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "re");
+	bool active = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Seccomp:", 8))
+			active = atoi(line + 8) != 0;
+	fclose(f);
+	return active;
+}
+
+/* Turn an io_uring_setup failure into something a user can act on. */
+static void explain_setup_error(int err, char *reason, size_t len)
+{
+	int disabled = 0;
+
+	if (err == -ENOSYS) {
+		snprintf(reason, len, "io_uring_setup: %s (kernel without io_uring%s)",
+			 strerror(-err), seccomp_active() ? " or a seccomp filter" : "");
+	} else if (err == -EPERM &&
+		   !read_int_file("/proc/sys/kernel/io_uring_disabled", &disabled) &&
+		   disabled == 2) {
+		snprintf(reason, len, "io_uring disabled by kernel.io_uring_disabled=2");
+	} else if (err == -EPERM && disabled == 1) {
+		snprintf(reason, len, "io_uring restricted by kernel.io_uring_disabled=1 "
+			 "and this process is not in kernel.io_uring_group");
+	} else if (err == -EPERM && seccomp_active()) {
+		snprintf(reason, len, "io_uring_setup: %s (blocked by a seccomp filter)",
+			 strerror(-err));
+	} else {
+		snprintf(reason, len, "io_uring_setup: %s", strerror(-err));
+	}
+}
+
+static int ring_setup(struct io_uring *ring, unsigned depth, unsigned *features)
+{
+	struct io_uring_params p;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	/* completions are reaped by the submitting thread: no IPI needed */
+	p.flags = IORING_SETUP_COOP_TASKRUN;
+	ret = io_uring_queue_init_params(depth, ring, &p);
+	if (ret == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		ret = io_uring_queue_init_params(depth, ring, &p);
+	}
+	if (!ret && features)
+		*features = p.features;
+	return ret;
+}
+
+int zc_rings_init(struct zc_ctx *ctx, char *reason, size_t len)
+{
+	struct zc_ringset *rs;
+	int ret;
+
+	rs = calloc(1, sizeof(*rs));
+	if (!rs) {
+		snprintf(reason, len, "out of memory");
+		return -ENOMEM;
+	}
+	ret = zc_fault_hit(ctx->faults, ZC_BACKEND_NONE, "ring_setup");
+	if (!ret)
+		ret = ring_setup(&rs->reg_ring, 1, &rs->features);
+	if (ret) {
+		explain_setup_error(ret, reason, len);
+		free(rs);
+		return ret;
+	}
+	ret = io_uring_register_buffers_sparse(&rs->reg_ring, ZC_MAX_SLOTS);
+	if (ret) {
+		snprintf(reason, len, "io_uring sparse buffer table: %s",
+			 strerror(-ret));
+		io_uring_queue_exit(&rs->reg_ring);
+		free(rs);
+		return ret;
+	}
+	for (unsigned i = 0; i < ZC_MAX_FIXED_FILES; i++)
+		rs->file_fd[i] = -1;
+	pthread_mutex_init(&rs->lock, NULL);
+	snprintf(reason, len, "io_uring available (features 0x%x)", rs->features);
+	ctx->rings = rs;
+	return 0;
+}
+
+void zc_rings_fini(struct zc_ctx *ctx)
+{
+	struct zc_ringset *rs = ctx->rings;
+
+	if (!rs)
+		return;
+	while (rs->pool) {
+		struct zc_ring *r = rs->pool;
+
+		rs->pool = r->next_free;
+		zc_ring_free(ctx, r);
+	}
+	io_uring_queue_exit(&rs->reg_ring);
+	pthread_mutex_destroy(&rs->lock);
+	free(rs);
+	ctx->rings = NULL;
+}
+
+static int clone_slots(struct zc_ringset *rs, struct zc_ring *r, unsigned off,
+		       unsigned nr, bool replace)
+{
+	struct zc_clone_buffers arg = {
+		.src_fd = (uint32_t)rs->reg_ring.ring_fd,
+		.flags = replace ? ZC_IORING_REGISTER_DST_REPLACE : 0,
+		.src_off = off, .dst_off = off, .nr = nr,
+	};
+	int ret = (int)syscall(__NR_io_uring_register, r->ring.ring_fd,
+			       ZC_IORING_REGISTER_CLONE_BUFFERS, &arg, 1);
+
+	return ret < 0 ? -errno : 0;
+}
+
+/* Give ring r slots [first, first+n) as they are in the table now. */
+static void ring_load_slots(struct zc_ringset *rs, struct zc_ring *r,
+			    unsigned first, unsigned n, bool replace)
+{
+	if (rs->clone != CLONE_NO) {
+		int ret = clone_slots(rs, r, first, n, replace);
+
+		if (!ret) {
+			rs->clone = CLONE_YES;
+			for (unsigned i = first; i < first + n; i++)
+				bit_set(r->slot_ok, i, bit_get(rs->slot_used, i));
+			return;
+		}
+		/* unknown opcode or no offset/replace support: re-register */
+		if (ret == -EINVAL || ret == -EOPNOTSUPP)
+			rs->clone = CLONE_NO;
+	}
+	for (unsigned i = first; i < first + n; i++) {
+		if (!bit_get(rs->slot_used, i))
+			continue;
+		bit_set(r->slot_ok, i,
+			io_uring_register_buffers_update_tag(&r->ring, i,
+				&rs->slot_iov[i], NULL, 1) == 1);
+	}
+}
+
+struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth)
+{
+	struct zc_ringset *rs = ctx->rings;
+	struct zc_ring *r;
+	bool have_slots = false;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	if (ring_setup(&r->ring, depth, NULL)) {
+		free(r);
+		return NULL;
+	}
+	r->files_ok = io_uring_register_files_sparse(&r->ring,
+						     ZC_MAX_FIXED_FILES) == 0;
+	pthread_mutex_lock(&rs->lock);
+	for (unsigned i = 0; i < ZC_MAX_FIXED_FILES && r->files_ok; i++)
+		if (rs->file_fd[i] >= 0 &&
+		    io_uring_register_files_update(&r->ring, i, &rs->file_fd[i], 1) != 1)
+			r->files_ok = false;
+	for (unsigned w = 0; w < SLOT_WORDS && !have_slots; w++)
+		have_slots = rs->slot_used[w] != 0;
+	/* a whole-table clone needs no table in the new ring */
+	if (rs->clone != CLONE_NO &&
+	    !clone_slots(rs, r, 0, 0, false)) {
+		rs->clone = CLONE_YES;
+		memcpy(r->slot_ok, rs->slot_used, sizeof(r->slot_ok));
+	} else {
+		if (io_uring_register_buffers_sparse(&r->ring, ZC_MAX_SLOTS))
+			zc_dbg(ctx, "io_uring: no buffer table on a new ring");
+		else if (have_slots)
+			ring_load_slots(rs, r, 0, ZC_MAX_SLOTS, true);
+	}
+	r->next = rs->all;
+	rs->all = r;
+	pthread_mutex_unlock(&rs->lock);
+	return r;
+}
+
+void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring)
+{
+	struct zc_ringset *rs = ctx->rings;
+
+	pthread_mutex_lock(&rs->lock);
+	for (struct zc_ring **p = &rs->all; *p; p = &(*p)->next) {
+		if (*p == ring) {
+			*p = ring->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rs->lock);
+	io_uring_queue_exit(&ring->ring);
+	free(ring);
+}
+
+struct zc_ring *zc_ring_get(struct zc_ctx *ctx)
+{
+	struct zc_ringset *rs = ctx->rings;
+	struct zc_ring *r;
+
+	if (!rs)
+		return NULL;
+	pthread_mutex_lock(&rs->lock);
+	r = rs->pool;
+	if (r)
+		rs->pool = r->next_free;
+	pthread_mutex_unlock(&rs->lock);
+	return r ? r : zc_ring_new(ctx, 4);
+}
+
+void zc_ring_put(struct zc_ctx *ctx, struct zc_ring *ring)
+{
+	struct zc_ringset *rs = ctx->rings;
+
+	pthread_mutex_lock(&rs->lock);
+	ring->next_free = rs->pool;
+	rs->pool = ring;
+	pthread_mutex_unlock(&rs->lock);
+}
+
+bool zc_ring_has_slot(const struct zc_ring *ring, int slot)
+{
+	return slot >= 0 && bit_get(ring->slot_ok, (unsigned)slot);
+}
+
+/* first fit of n consecutive free slots, or -ENOSPC */
+static int find_slots(const struct zc_ringset *rs, unsigned n)
+{
+	unsigned run = 0;
+
+	for (unsigned i = 0; i < ZC_MAX_SLOTS; i++) {
+		run = bit_get(rs->slot_used, i) ? 0 : run + 1;
+		if (run == n)
+			return (int)(i + 1 - n);
+	}
+	return -ENOSPC;
+}
+
+static void clear_slots(struct zc_ringset *rs, struct io_uring *ring,
+			unsigned first, unsigned n)
+{
+	struct iovec empty = { 0 };
+
+	for (unsigned i = first; i < first + n; i++)
+		io_uring_register_buffers_update_tag(ring, i, &empty, NULL, 1);
+	(void)rs;
+}
+
+int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
+			int *slot_first, unsigned *slot_count)
+{
+	struct zc_ringset *rs = ctx->rings;
+	unsigned n = (unsigned)((len + ZC_MAX_SLOT_BYTES - 1) / ZC_MAX_SLOT_BYTES);
+	int first, ret;
+
+	if (!rs)
+		return -ENOSYS;
+	if (len > (size_t)ZC_MAX_SLOTS * ZC_MAX_SLOT_BYTES)
+		return -E2BIG;
+	pthread_mutex_lock(&rs->lock);
+	first = find_slots(rs, n);
+	if (first < 0) {
+		pthread_mutex_unlock(&rs->lock);
+		return first;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		size_t off = (size_t)i * ZC_MAX_SLOT_BYTES;
+
+		rs->slot_iov[first + i] = (struct iovec){
+			.iov_base = (char *)addr + off,
+			.iov_len = ZC_MIN(len - off, ZC_MAX_SLOT_BYTES),
+		};
+	}
+	/* one call: the kernel pins every slot or none */
+	ret = io_uring_register_buffers_update_tag(&rs->reg_ring, (unsigned)first,
+						   &rs->slot_iov[first], NULL, n);
+	if (ret != (int)n) {
+		if (ret > 0)
+			clear_slots(rs, &rs->reg_ring, (unsigned)first, (unsigned)ret);
+		pthread_mutex_unlock(&rs->lock);
+		return ret < 0 ? ret : -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++)
+		bit_set(rs->slot_used, (unsigned)first + i, true);
+	for (struct zc_ring *r = rs->all; r; r = r->next)
+		ring_load_slots(rs, r, (unsigned)first, n, true);
+	pthread_mutex_unlock(&rs->lock);
+	*slot_first = first;
+	*slot_count = n;
+	return 0;
+}
+
+void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count)
+{
+	struct zc_ringset *rs = ctx->rings;
+	unsigned first = (unsigned)slot_first;
+
+	if (!rs || slot_first < 0 || !slot_count)
+		return;
+	pthread_mutex_lock(&rs->lock);
+	/* every ring drops its reference; the pages unpin with the last */
+	for (struct zc_ring *r = rs->all; r; r = r->next) {
+		clear_slots(rs, &r->ring, first, slot_count);
+		for (unsigned i = first; i < first + slot_count; i++)
+			bit_set(r->slot_ok, i, false);
+	}
+	clear_slots(rs, &rs->reg_ring, first, slot_count);
+	for (unsigned i = first; i < first + slot_count; i++) {
+		bit_set(rs->slot_used, i, false);
+		rs->slot_iov[i] = (struct iovec){ 0 };
+	}
+	pthread_mutex_unlock(&rs->lock);
+}
+
+int zc_rings_add_file(struct zc_ctx *ctx, int fd)
+{
+	struct zc_ringset *rs = ctx->rings;
+	int idx = -ENFILE;
+
+	if (!rs)
+		return -ENOSYS;
+	pthread_mutex_lock(&rs->lock);
+	for (unsigned i = 0; i < ZC_MAX_FIXED_FILES; i++) {
+		if (rs->file_fd[i] < 0) {
+			idx = (int)i;
+			break;
+		}
+	}
+	if (idx >= 0) {
+		rs->file_fd[idx] = fd;
+		for (struct zc_ring *r = rs->all; r; r = r->next)
+			if (r->files_ok &&
+			    io_uring_register_files_update(&r->ring, (unsigned)idx,
+							   &fd, 1) != 1)
+				r->files_ok = false;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	return idx;
+}
+
+void zc_rings_del_file(struct zc_ctx *ctx, int idx)
+{
+	struct zc_ringset *rs = ctx->rings;
+	int none = -1;
+
+	if (!rs || idx < 0)
+		return;
+	pthread_mutex_lock(&rs->lock);
+	for (struct zc_ring *r = rs->all; r; r = r->next)
+		if (r->files_ok)
+			io_uring_register_files_update(&r->ring, (unsigned)idx,
+						       &none, 1);
+	rs->file_fd[idx] = -1;
+	pthread_mutex_unlock(&rs->lock);
+}
+
+int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
+		 void *buf, size_t len, uint64_t off, int slot, uint64_t cookie)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->ring);
+	bool fixed_file = ring->files_ok && f->fixed_idx >= 0;
+	int fd = fixed_file ? f->fixed_idx : f->fd;
+
+	if (!sqe)
+		return -EBUSY;
+	if (slot >= 0 && dir == ZC_DIR_READ)
+		io_uring_prep_read_fixed(sqe, fd, buf, (unsigned)len, off, slot);
+	else if (slot >= 0)
+		io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)len, off, slot);
+	else if (dir == ZC_DIR_READ)
+		io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
+	else
+		io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
+	if (fixed_file)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, cookie);
+	return 0;
+}
+
+int zc_ring_submit(struct zc_ring *ring)
+{
+	int ret;
+
+	do
+		ret = io_uring_submit(&ring->ring);
+	while (ret == -EINTR);
+	return ret;
+}
+
+int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
+		 int timeout_ms, void (*fn)(void *arg, uint64_t cookie, int res),
+		 void *arg)
+{
+	struct io_uring_cqe *cqe;
+	unsigned n = 0, head;
+
+	if (min) {
+		struct __kernel_timespec ts = {
+			.tv_sec = timeout_ms / 1000,
+			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
+		};
+		int ret;
+
+		do
+			ret = io_uring_wait_cqes(&ring->ring, &cqe, min,
+						 timeout_ms < 0 ? NULL : &ts, NULL);
+		while (ret == -EINTR);
+		if (ret && ret != -ETIME && ret != -EAGAIN)
+			return ret;
+	}
+	io_uring_for_each_cqe(&ring->ring, head, cqe) {
+		if (n == max)
+			break;
+		fn(arg, io_uring_cqe_get_data64(cqe), cqe->res);
+		n++;
+	}
+	io_uring_cq_advance(&ring->ring, n);
+	return (int)n;
+}
+
+/* One synchronous transfer; loops over short transfers, stops at EOF. */
+ssize_t zc_ring_rw(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
+		   void *buf, size_t len, uint64_t off, int slot)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		size_t chunk = ZC_MIN(len - done, (size_t)1 << 30);
+		struct io_uring_cqe *cqe;
+		int ret, res;
+
+		ret = zc_ring_prep(ring, f, dir, (char *)buf + done, chunk,
+				   off + done, slot, 0);
+		if (!ret)
+			ret = zc_ring_submit(ring);
+		if (ret < 0)
+			return done ? (ssize_t)done : ret;
+		do
+			ret = io_uring_wait_cqe(&ring->ring, &cqe);
+		while (ret == -EINTR);
+		if (ret)
+			return done ? (ssize_t)done : ret;
+		res = cqe->res;
+		io_uring_cqe_seen(&ring->ring, cqe);
+		if (res == -EINTR || res == -EAGAIN)
+			continue;
+		if (res < 0)
+			return done ? (ssize_t)done : res;
+		if (res == 0)
+			break;
+		done += (size_t)res;
+	}
+	return (ssize_t)done;
+}
+
+void zc_rings_describe(struct zc_ctx *ctx, char *buf, size_t len)
+{
+	struct zc_ringset *rs = ctx->rings;
+
+	if (!rs) {
+		snprintf(buf, len, "%s", ctx->uring_reason);
+		return;
+	}
+	snprintf(buf, len, "features 0x%x, clone-buffers %s", rs->features,
+		 rs->clone == CLONE_YES ? "yes" :
+		 rs->clone == CLONE_NO ? "no (re-register per ring)" : "not tried yet");
+}
+
+#else /* !ZC_HAVE_LIBURING: every caller checks ctx->rings first */
+
+int zc_rings_init(struct zc_ctx *ctx, char *reason, size_t len)
+{
+	(void)ctx;
+	snprintf(reason, len, "not built: %s", ZC_WHY_NO_LIBURING);
+	return -ENOSYS;
+}
+void zc_rings_fini(struct zc_ctx *ctx) { (void)ctx; }
+int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
+			int *slot_first, unsigned *slot_count)
+{
+	return -ENOSYS;
+}
+void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count) {}
+int zc_rings_add_file(struct zc_ctx *ctx, int fd) { return -ENOSYS; }
+void zc_rings_del_file(struct zc_ctx *ctx, int idx) {}
+struct zc_ring *zc_ring_get(struct zc_ctx *ctx) { return NULL; }
+void zc_ring_put(struct zc_ctx *ctx, struct zc_ring *ring) {}
+struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth) { return NULL; }
+void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring) {}
+bool zc_ring_has_slot(const struct zc_ring *ring, int slot) { return false; }
+ssize_t zc_ring_rw(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
+		   void *buf, size_t len, uint64_t off, int slot)
+{
+	return -ENOSYS;
+}
+int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
+		 void *buf, size_t len, uint64_t off, int slot, uint64_t cookie)
+{
+	return -ENOSYS;
+}
+int zc_ring_submit(struct zc_ring *ring) { return -ENOSYS; }
+int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
+		 int timeout_ms, void (*fn)(void *arg, uint64_t cookie, int res),
+		 void *arg)
+{
+	return -ENOSYS;
+}
+void zc_rings_describe(struct zc_ctx *ctx, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", ctx->uring_reason);
+}
+#endif
