@@ -92,6 +92,7 @@ typedef void (*zc_log_fn)(void *arg, int level, const char *msg);
 #define ZC_CTX_FIELD_FLAGS (UINT64_C(1) << 5)
 #define ZC_CTX_FIELD_LOG_FN (UINT64_C(1) << 6)    /* log_fn and log_arg */
 #define ZC_CTX_FIELD_LOG_LEVEL (UINT64_C(1) << 7)
+#define ZC_CTX_FIELD_LEASE_SIGNAL (UINT64_C(1) << 8)
 
 /* zc_ctx_params.flags */
 #define ZC_CTX_NO_URING (1u << 0) /* never use io_uring (plain syscalls only) */
@@ -108,6 +109,8 @@ struct zc_ctx_params {
 	zc_log_fn log_fn;     /* default: lines on stderr */
 	void *log_arg;
 	int log_level;        /* default: ZC_LOG, else ZC_LOG_WARN */
+	int lease_signal;     /* real-time signal for lease breaks, aimed at a
+				 library thread; default SIGRTMAX - 3 */
 };
 
 ZC_API int zc_ctx_create(const struct zc_ctx_params *p, struct zc_ctx **out);
@@ -176,6 +179,9 @@ enum zc_mem_type { ZC_MEM_HOST = 0, ZC_MEM_DMABUF = 1, ZC_MEM_P2P = 2 };
 
 #define ZC_REG_MAP_FILE (1u << 0)         /* memory is the file range itself */
 #define ZC_REG_REQUIRE_ZEROCOPY (1u << 1) /* fail rather than land on bounce */
+#define ZC_REG_NO_FALLBACK (1u << 2) /* on revocation stay revoked (I/O fails
+					with -EKEYREVOKED) instead of moving
+					to bounce */
 
 #define ZC_REG_FIELD_ADDR (UINT64_C(1) << 0)
 #define ZC_REG_FIELD_LENGTH (UINT64_C(1) << 1)

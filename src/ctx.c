@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Context: parameters, environment, one probe of every backend, stats. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +10,15 @@
 #define ZC_CTX_FIELDS_ALL                                                     \
 	(ZC_CTX_FIELD_BACKENDS | ZC_CTX_FIELD_PD | ZC_CTX_FIELD_QUEUE_DEPTH |  \
 	 ZC_CTX_FIELD_BOUNCE_BYTES | ZC_CTX_FIELD_NUMA_NODE |                  \
-	 ZC_CTX_FIELD_FLAGS | ZC_CTX_FIELD_LOG_FN | ZC_CTX_FIELD_LOG_LEVEL)
+	 ZC_CTX_FIELD_FLAGS | ZC_CTX_FIELD_LOG_FN | ZC_CTX_FIELD_LOG_LEVEL |    \
+	 ZC_CTX_FIELD_LEASE_SIGNAL)
 #define ZC_CTX_FLAGS_ALL ZC_CTX_NO_URING
 #define ZC_MAX_QUEUE_DEPTH 4096u
 #define ZC_MIN_BOUNCE_BYTES (64u << 10)
 
 /* Backends compiled into this build, indexed by enum zc_backend. */
 static const struct zc_backend_ops *const built_backends[ZC_BACKEND_MAX + 1] = {
+	[ZC_BACKEND_PIN_LEASE] = &zc_pin_lease_ops,
 	[ZC_BACKEND_URING_FIXED] = &zc_uring_fixed_ops,
 	[ZC_BACKEND_BOUNCE] = &zc_bounce_ops,
 };
@@ -32,8 +35,6 @@ static const char *not_built_reason(enum zc_backend b)
 		return ZC_HAVE_LIBPCI ?
 			"not built: the p2p_bar backend is not part of libzerocopy 0.1" :
 			"not built: " ZC_WHY_NO_LIBPCI;
-	case ZC_BACKEND_PIN_LEASE:
-		return "not built: the pin_lease backend is not part of libzerocopy 0.1";
 	default:
 		return "not built";
 	}
@@ -97,6 +98,12 @@ static int check_params(const struct zc_ctx_params *p, struct zc_log *log)
 			p->log_level);
 		return -EINVAL;
 	}
+	if ((m & ZC_CTX_FIELD_LEASE_SIGNAL) &&
+	    (p->lease_signal < SIGRTMIN || p->lease_signal > SIGRTMAX)) {
+		zc_logf(log, ZC_LOG_ERROR, "zc_ctx_create: lease_signal %d is not a "
+			"real-time signal (%d..%d)", p->lease_signal, SIGRTMIN, SIGRTMAX);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -108,6 +115,9 @@ static void apply_params(struct zc_ctx *ctx, const struct zc_ctx_params *p)
 	ctx->queue_depth = ZC_DEFAULT_QUEUE_DEPTH;
 	ctx->bounce_bytes = ZC_DEFAULT_BOUNCE_BYTES;
 	ctx->numa_node = -1;
+	ctx->lease_signal = SIGRTMAX - 3;
+	if (m & ZC_CTX_FIELD_LEASE_SIGNAL)
+		ctx->lease_signal = p->lease_signal;
 	if (m & ZC_CTX_FIELD_BACKENDS)
 		ctx->backends = p->backends;
 	if (m & ZC_CTX_FIELD_PD)
@@ -192,6 +202,7 @@ static void ctx_free(struct zc_ctx *ctx)
 	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++)
 		if (ctx->be[b].available && ctx->be[b].ops->cleanup)
 			ctx->be[b].ops->cleanup(ctx);
+	zc_lease_monitor_fini(ctx);
 	zc_staging_fini(ctx);
 	zc_rings_fini(ctx);
 	zc_events_fini(ctx);
@@ -226,6 +237,8 @@ ZC_API int zc_ctx_create(const struct zc_ctx_params *p, struct zc_ctx **out)
 		ret = zc_events_init(ctx);
 	if (!ret)
 		ret = zc_staging_init(ctx);
+	if (!ret)
+		ret = zc_lease_monitor_init(ctx);
 	if (ret) {
 		ctx_free(ctx);
 		return ret;
@@ -236,6 +249,7 @@ ZC_API int zc_ctx_create(const struct zc_ctx_params *p, struct zc_ctx **out)
 	else
 		zc_rings_init(ctx, ctx->uring_reason, sizeof(ctx->uring_reason));
 	probe_backends(ctx, env_backends);
+	ctx->backends &= env_backends; /* the set registrations start from */
 	*out = ctx;
 	return 0;
 }

@@ -396,6 +396,7 @@ ZC_API int zc_file_open(struct zc_ctx *ctx, int fd, unsigned flags,
 	f->open_flags = fl;
 	atomic_init(&f->refs, 0);
 	f->serial = zc_file_serial_next();
+	pthread_mutex_init(&f->lease_lock, NULL);
 	probe(f, &st);
 	f->fixed_idx = register_fixed(f);
 	atomic_fetch_add(&ctx->nr_files, 1); /* zc_ctx_destroy refuses while > 0 */
@@ -419,6 +420,7 @@ ZC_API void zc_file_close(struct zc_file *f)
 	if (f->fixed_idx >= 0)
 		zc_rings_del_file(f->ctx, f->fixed_idx);
 	pthread_mutex_destroy(&f->edge_lock);
+	pthread_mutex_destroy(&f->lease_lock);
 	atomic_fetch_sub(&f->ctx->nr_files, 1);
 	free(f); /* the fd is the caller's */
 }

@@ -4,6 +4,7 @@
 #define ZC_INTERNAL_H
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -116,6 +117,8 @@ struct zc_ctx {
 	char uring_reason[ZC_REASON_LEN];
 
 	struct zc_staging *staging;
+	struct zc_lease_monitor *lease_mon; /* started with the first lease */
+	int lease_signal;
 	struct zc_event_ring events;
 	_Atomic unsigned nr_files, nr_queues; /* live children */
 	struct zc_counters stats;
@@ -144,6 +147,14 @@ struct zc_file {
 	pthread_mutex_t edge_lock; /* serialises O_DIRECT read-modify-write */
 	_Atomic unsigned refs;     /* registrations holding the file */
 	uint64_t serial;           /* unique per process: staging owner tag */
+
+	/* pin_lease: one lease per file, shared by its registrations */
+	pthread_mutex_t lease_lock;
+	unsigned lease_refs;
+	struct zc_reg *lease_regs;    /* linked by zc_reg.lease_next */
+	struct zc_file *lease_next;   /* in the context's lease monitor */
+	int saved_sig;                /* the fd's F_GETSIG before the lease */
+	int saved_owner_type, saved_owner_pid; /* and its F_GETOWN_EX */
 };
 uint64_t zc_file_serial_next(void);
 
@@ -195,7 +206,11 @@ struct zc_reg {
 	unsigned slot_count;
 
 	void *priv; /* backend-private */
-	_Atomic int inflight; /* sync calls running + queue ops not reaped */
+	_Atomic int inflight;  /* synchronous calls running (and inline ops) */
+	_Atomic int queued;    /* queue ops prepared and not yet reaped */
+	_Atomic bool revoking; /* a revocation waits for inflight to drain */
+	bool revoked;          /* ZC_REG_NO_FALLBACK registration after a break */
+	struct zc_reg *lease_next; /* in the file's list of leased registrations */
 
 	unsigned nr_attempts;
 	struct zc_attempt attempts[ZC_MAX_ATTEMPTS];
@@ -222,7 +237,9 @@ struct zc_backend_ops {
 	/* once per context: 0 if usable, else -errno with a reason */
 	int (*probe)(struct zc_ctx *ctx, char *reason, size_t len);
 	void (*cleanup)(struct zc_ctx *ctx);
-	/* >= 0: how well it fits (higher first); < 0: refusal -errno */
+	/* >= 0: how well it fits (higher first); < 0: refusal -errno, or
+	 * ZC_SCORE_NOT_APPLICABLE for requests of a kind it never serves
+	 * (not recorded as an attempt, not a reason for a fallback) */
 	int (*score)(struct zc_ctx *ctx, const struct zc_reg_req *req,
 		     char *reason, size_t len);
 	/* fill r->addr/length (or keep the caller's), slots, priv */
@@ -236,14 +253,51 @@ struct zc_backend_ops {
 		    uint64_t cookie);
 	/* MAP_FILE: make memory stores reach the file */
 	int (*sync)(struct zc_reg *r, size_t reg_off, size_t len);
-	/* take the zero-copy path away (lease break); NULL if not revocable */
-	int (*revoke)(struct zc_reg *r);
+	/* take the zero-copy path away (lease break); NULL if not revocable.
+	 * keep_memory: leave a copy of the contents at the same address for
+	 * the bounce backend to take over. */
+	int (*revoke)(struct zc_reg *r, bool keep_memory);
 };
 
 #define ZC_PREP_FALLBACK 1
+#define ZC_SCORE_NOT_APPLICABLE INT_MIN
 
 extern const struct zc_backend_ops zc_uring_fixed_ops;
 extern const struct zc_backend_ops zc_bounce_ops;
+extern const struct zc_backend_ops zc_pin_lease_ops;
+
+/* Every data path enters a registration through this gate so that a
+ * revocation (lease break) never changes the backend under a running op. */
+void zc_reg_wait_revocation(struct zc_reg *r);
+static inline int zc_reg_enter(struct zc_reg *r, _Atomic int *counter)
+{
+	for (;;) {
+		atomic_fetch_add(counter, 1);
+		if (zc_likely(!atomic_load(&r->revoking)))
+			break;
+		atomic_fetch_sub(counter, 1);
+		zc_reg_wait_revocation(r);
+	}
+	if (zc_unlikely(r->revoked)) {
+		atomic_fetch_sub(counter, 1);
+		return -EKEYREVOKED;
+	}
+	return 0;
+}
+static inline void zc_reg_exit(_Atomic int *counter)
+{
+	atomic_fetch_sub_explicit(counter, 1, memory_order_release);
+}
+/* Take the zero-copy path away from r: drain, let the backend revoke,
+ * land on bounce (or stay revoked with ZC_REG_NO_FALLBACK), post events. */
+void zc_reg_revoke(struct zc_reg *r, int error);
+
+/* fixed.c: memory that is an io_uring fixed buffer (uring_fixed, pin_lease) */
+int zc_fixed_pin(struct zc_reg *r, enum zc_backend b, char *reason, size_t len);
+ssize_t zc_fixed_io(struct zc_reg *r, const struct zc_io *io);
+int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
+		  uint64_t cookie);
+int zc_fixed_sync(struct zc_reg *r, size_t reg_off, size_t len);
 
 /* select.c */
 int zc_select_and_register(struct zc_reg *r, uint64_t allowed);
@@ -286,6 +340,18 @@ int zc_stage_get(struct zc_ctx *ctx, const struct zc_file *owner,
 void zc_stage_put(struct zc_ctx *ctx, const struct zc_stage *st);
 
 /* ------------------------------------------------------------------ */
+/* sys/lease.c: file leases and the thread that hears them break        */
+
+int zc_lease_monitor_init(struct zc_ctx *ctx);
+void zc_lease_monitor_fini(struct zc_ctx *ctx);
+/* with f->lease_lock held: take (or share) the file's lease */
+int zc_lease_take(struct zc_file *f, int type, char *reason, size_t len);
+/* with f->lease_lock held: drop one user; the last one releases it */
+void zc_lease_put(struct zc_file *f);
+/* "fs.leases-enable=0", or NULL when leases can be used */
+const char *zc_leases_disabled(void);
+
+/* ------------------------------------------------------------------ */
 /* sys/mem.c: memory inspection and NUMA-local allocation              */
 
 #define ZC_MEM_MAPPED (1u << 0)       /* the whole range is mapped */
@@ -313,6 +379,10 @@ int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
 			int *slot_first, unsigned *slot_count);
 void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first,
 			 unsigned slot_count);
+/* unpin: empty the slots in every ring but keep them reserved, so a late
+ * submission naming them fails rather than reaching other memory */
+void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first,
+			   unsigned slot_count);
 int zc_rings_add_file(struct zc_ctx *ctx, int fd);
 void zc_rings_del_file(struct zc_ctx *ctx, int idx);
 /* a ring for one caller at a time; ring_put returns it to the pool */

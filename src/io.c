@@ -245,9 +245,11 @@ static ssize_t reg_io(struct zc_reg *r, const char *fn, enum zc_dir dir,
 	ret = zc_check_io(r, fn, dir, reg_off, file_off, len);
 	if (ret || !len)
 		return ret;
-	atomic_fetch_add_explicit(&r->inflight, 1, memory_order_acquire);
+	ret = zc_reg_enter(r, &r->inflight);
+	if (ret)
+		return ret;
 	n = zc_reg_rw(r, dir, reg_off, file_off, len);
-	atomic_fetch_sub_explicit(&r->inflight, 1, memory_order_release);
+	zc_reg_exit(&r->inflight);
 	return n;
 }
 
@@ -278,9 +280,11 @@ ZC_API int zc_sync(struct zc_reg *r, size_t reg_off, size_t len)
 		len = r->length - reg_off;
 	if (!(r->req.flags & ZC_REG_MAP_FILE))
 		return fdatasync(r->file->fd) ? -errno : 0;
-	atomic_fetch_add_explicit(&r->inflight, 1, memory_order_acquire);
+	ret = zc_reg_enter(r, &r->inflight);
+	if (ret)
+		return ret;
 	ret = r->ops->sync(r, reg_off, len);
-	atomic_fetch_sub_explicit(&r->inflight, 1, memory_order_release);
+	zc_reg_exit(&r->inflight);
 	return ret;
 }
 

@@ -84,7 +84,7 @@ ZC_API int zc_queue_create(struct zc_ctx *ctx, unsigned depth, unsigned flags,
 
 static void op_release(struct zc_queue *q, struct zc_op *op)
 {
-	atomic_fetch_sub_explicit(&op->r->inflight, 1, memory_order_release);
+	zc_reg_exit(&op->r->queued);
 	op->state = OP_FREE;
 	q->free_ops[q->nr_free++] = (unsigned)(op - q->ops);
 }
@@ -111,6 +111,9 @@ static int prep(struct zc_queue *q, const char *fn, enum zc_dir dir,
 		zc_dbg(q->ctx, "%s: queue full (%u operations pending)", fn, q->depth);
 		return -EBUSY;
 	}
+	ret = zc_reg_enter(r, &r->queued);
+	if (ret)
+		return ret;
 	idx = q->free_ops[--q->nr_free];
 	op = &q->ops[idx];
 	*op = (struct zc_op){
@@ -119,8 +122,6 @@ static int prep(struct zc_queue *q, const char *fn, enum zc_dir dir,
 		.io = { .dir = dir, .buf = (char *)r->addr + reg_off,
 			.file_off = file_off, .len = len, .reg_off = reg_off },
 	};
-	atomic_fetch_add_explicit(&r->inflight, 1, memory_order_acquire);
-
 	ret = -EAGAIN;
 	if (q->ring && len && len <= UINT32_MAX &&
 	    (!zc_file_direct(r->file) || zc_direct_aligned(r->file, op->io.buf,
@@ -188,9 +189,14 @@ static unsigned run_inline(struct zc_queue *q)
 	while (q->inline_head) {
 		struct zc_op *op = &q->ops[q->inline_head - 1];
 		unsigned slot = (q->done_head + q->done_count) % q->depth;
-		ssize_t res = op->io.len ?
-			zc_reg_rw(op->r, op->io.dir, op->io.reg_off,
-				  op->io.file_off, op->io.len) : 0;
+		ssize_t res = zc_reg_enter(op->r, &op->r->inflight);
+
+		if (!res) {
+			if (op->io.len)
+				res = zc_reg_rw(op->r, op->io.dir, op->io.reg_off,
+						op->io.file_off, op->io.len);
+			zc_reg_exit(&op->r->inflight);
+		}
 
 		q->inline_head = op->next_inline;
 		complete(q, op, res, &q->done[slot]);

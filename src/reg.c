@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -13,7 +14,8 @@
 #define ZC_ACCESS_ALL                                                       \
 	(ZC_ACCESS_READ | ZC_ACCESS_WRITE | ZC_ACCESS_REMOTE_READ |            \
 	 ZC_ACCESS_REMOTE_WRITE)
-#define ZC_REG_FLAGS_ALL (ZC_REG_MAP_FILE | ZC_REG_REQUIRE_ZEROCOPY)
+#define ZC_REG_FLAGS_ALL \
+	(ZC_REG_MAP_FILE | ZC_REG_REQUIRE_ZEROCOPY | ZC_REG_NO_FALLBACK)
 
 #define reject(ctx, err, ...)                                              \
 	({                                                                 \
@@ -164,15 +166,20 @@ ZC_API int zc_reg_create(struct zc_file *f, const struct zc_reg_params *p,
 
 ZC_API int zc_reg_destroy(struct zc_reg *r)
 {
-	int inflight;
+	int inflight, queued;
 
 	if (!r)
 		return -EINVAL;
 	inflight = atomic_load(&r->inflight);
-	if (inflight) {
-		zc_err(r->ctx, "zc_reg_destroy: %d operations still in flight", inflight);
+	queued = atomic_load(&r->queued);
+	if (inflight || queued) {
+		zc_err(r->ctx, "zc_reg_destroy: %d operations still in flight",
+		       inflight + queued);
 		return -EBUSY;
 	}
+	/* slots outlive a revocation; they are released here for everyone,
+	 * unpinned before the backend unmaps the memory */
+	zc_rings_del_buffer(r->ctx, r->slot_first, r->slot_count);
 	r->ops->dereg(r);
 	atomic_fetch_sub(&r->file->refs, 1);
 	free(r);
@@ -210,4 +217,64 @@ ZC_API int zc_reg_rdma(const struct zc_reg *r, struct zc_rdma_keys *keys)
 		return -EINVAL;
 	/* no backend of this release creates a memory region */
 	return -ENODATA;
+}
+
+/* ------------------------------------------------------------------ */
+/* revocation                                                           */
+
+#define ZC_REVOKE_QUEUE_WAIT_US 10000
+
+void zc_reg_wait_revocation(struct zc_reg *r)
+{
+	while (atomic_load(&r->revoking))
+		usleep(50);
+}
+
+static void wait_for_zero(_Atomic int *counter, long max_us)
+{
+	for (long waited = 0; atomic_load(counter) && (max_us < 0 || waited < max_us);
+	     waited += 50)
+		usleep(50);
+}
+
+void zc_reg_revoke(struct zc_reg *r, int error)
+{
+	struct zc_ctx *ctx = r->ctx;
+	enum zc_backend from = r->backend;
+	bool stay_revoked = r->req.flags & ZC_REG_NO_FALLBACK;
+	int ret;
+
+	if (r->revoked || !r->ops->revoke)
+		return;
+	atomic_store(&r->revoking, true);
+	/* synchronous calls finish in a system call's time; queued ops are
+	 * given a moment, then their slots stay reserved (never reused) until
+	 * zc_reg_destroy, so a late submission fails instead of hitting
+	 * another registration's memory */
+	wait_for_zero(&r->inflight, -1);
+	wait_for_zero(&r->queued, ZC_REVOKE_QUEUE_WAIT_US);
+	ret = r->ops->revoke(r, !stay_revoked);
+	if (ret || stay_revoked) {
+		r->revoked = true;
+		if (ret)
+			zc_err(ctx, "revocation of a %s registration could not keep "
+			       "its memory: %s; the registration is left revoked",
+			       zc_backend_name(from), strerror(-ret));
+	} else {
+		r->ops = &zc_bounce_ops;
+		r->backend = ZC_BACKEND_BOUNCE;
+		r->fallback = true;
+	}
+	atomic_store(&r->revoking, false);
+	zc_count(&ctx->stats.revocations, 1);
+	zc_event_post(ctx, ZC_EVENT_REVOKED, from,
+		      r->revoked ? ZC_BACKEND_NONE : ZC_BACKEND_BOUNCE, r, error);
+	if (!r->revoked) {
+		zc_count(&ctx->stats.fallbacks, 1);
+		zc_event_post(ctx, ZC_EVENT_BACKEND_CHANGED, from, ZC_BACKEND_BOUNCE,
+			      r, error);
+	}
+	zc_info(ctx, "%s registration of %zu bytes revoked (%s); now %s",
+		zc_backend_name(from), r->length, strerror(-error),
+		r->revoked ? "revoked: I/O fails with EKEYREVOKED" : "on bounce");
 }

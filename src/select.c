@@ -44,7 +44,8 @@ static unsigned score_all(struct zc_reg *r, uint64_t allowed,
 		const struct zc_backend_state *st = &ctx->be[b];
 		int score;
 
-		if (!(allowed & ZC_BACKEND_BIT(b)))
+		/* backends absent from the build are zc_ctx_query's business */
+		if (!(allowed & ZC_BACKEND_BIT(b)) || !st->ops)
 			continue;
 		if (!st->available) {
 			record(r, (enum zc_backend)b, -EOPNOTSUPP, st->reason);
@@ -53,6 +54,8 @@ static unsigned score_all(struct zc_reg *r, uint64_t allowed,
 		}
 		reason[0] = '\0';
 		score = st->ops->score(ctx, &r->req, reason, sizeof(reason));
+		if (score == ZC_SCORE_NOT_APPLICABLE)
+			continue;
 		if (score < 0) {
 			record(r, (enum zc_backend)b, score, reason);
 			*last_refusal = score;

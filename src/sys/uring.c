@@ -374,7 +374,8 @@ int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
 	return 0;
 }
 
-void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count)
+void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first,
+			   unsigned slot_count)
 {
 	struct zc_ringset *rs = ctx->rings;
 	unsigned first = (unsigned)slot_first;
@@ -382,17 +383,28 @@ void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count
 	if (!rs || slot_first < 0 || !slot_count)
 		return;
 	pthread_mutex_lock(&rs->lock);
-	/* every ring drops its reference; the pages unpin with the last */
 	for (struct zc_ring *r = rs->all; r; r = r->next) {
 		clear_slots(rs, &r->ring, first, slot_count);
 		for (unsigned i = first; i < first + slot_count; i++)
 			bit_set(r->slot_ok, i, false);
 	}
 	clear_slots(rs, &rs->reg_ring, first, slot_count);
-	for (unsigned i = first; i < first + slot_count; i++) {
-		bit_set(rs->slot_used, i, false);
+	/* reserved but empty: rings made from now on get nothing there */
+	for (unsigned i = first; i < first + slot_count; i++)
 		rs->slot_iov[i] = (struct iovec){ 0 };
-	}
+	pthread_mutex_unlock(&rs->lock);
+}
+
+void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count)
+{
+	struct zc_ringset *rs = ctx->rings;
+
+	if (!rs || slot_first < 0 || !slot_count)
+		return;
+	zc_rings_clear_buffer(ctx, slot_first, slot_count);
+	pthread_mutex_lock(&rs->lock);
+	for (unsigned i = (unsigned)slot_first; i < (unsigned)slot_first + slot_count; i++)
+		bit_set(rs->slot_used, i, false);
 	pthread_mutex_unlock(&rs->lock);
 }
 
@@ -565,6 +577,7 @@ int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
 	return -ENOSYS;
 }
 void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count) {}
+void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count) {}
 int zc_rings_add_file(struct zc_ctx *ctx, int fd) { return -ENOSYS; }
 void zc_rings_del_file(struct zc_ctx *ctx, int idx) {}
 struct zc_ring *zc_ring_get(struct zc_ctx *ctx) { return NULL; }

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pin_lease: a ZC_REG_MAP_FILE registration whose memory is the file's own
+ * MAP_SHARED pages, pinned long-term by a pinning agent (an io_uring fixed
+ * buffer, through src/fixed.c) while the library holds a write lease on
+ * the file. The lease is the early warning that another process opens or
+ * truncates the file: the lease monitor (src/sys/lease.c) then revokes
+ * the pin, leaves a copy of the contents at the same address for bounce,
+ * and releases the lease.
+ *
+ * The lease is always F_WRLCK: the io_uring pin needs a writable shared
+ * mapping, hence an fd open for writing, and a read lease cannot be held
+ * while the file is open for writing anywhere, ourselves included.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "../internal.h"
+
+static int pl_probe(struct zc_ctx *ctx, char *reason, size_t len)
+{
+	const char *off = zc_leases_disabled();
+
+	if (!ctx->rings) {
+		snprintf(reason, len, "no pinning agent: %s", ctx->uring_reason);
+		return -ENOSYS;
+	}
+	if (off) {
+		snprintf(reason, len, "file leases disabled by %s", off);
+		return -EOPNOTSUPP;
+	}
+	snprintf(reason, len, "file pages pinned as io_uring fixed buffers under "
+		 "a file lease (break signal %d)", ctx->lease_signal);
+	return 0;
+}
+
+static int pl_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
+		    char *reason, size_t len)
+{
+	const struct zc_file_info *fi = &req->file->info;
+
+	if (!(req->flags & ZC_REG_MAP_FILE))
+		return ZC_SCORE_NOT_APPLICABLE; /* it pins the file's own pages */
+	if (req->mem_type != ZC_MEM_HOST || !(fi->flags & ZC_FILE_REGULAR)) {
+		snprintf(reason, len, "leases exist for regular files only");
+		return -EOPNOTSUPP;
+	}
+	if (!(fi->flags & ZC_FILE_WRITABLE)) {
+		snprintf(reason, len, "the pin needs a writable shared mapping: "
+			 "open the file O_RDWR");
+		return -EACCES;
+	}
+	if (fi->flags & ZC_FILE_DAX) {
+		snprintf(reason, len, "FS-DAX file pages cannot be pinned long-term");
+		return -EOPNOTSUPP;
+	}
+	/* page-cache files are tried: the kernel's refusal is the record */
+	return fi->flags & ZC_FILE_SHMEM ? 200 : 20;
+}
+
+static int pl_reg(struct zc_reg *r, char *reason, size_t len)
+{
+	struct zc_file *f = r->file;
+	int ret;
+
+	pthread_mutex_lock(&f->lease_lock);
+	ret = zc_lease_take(f, F_WRLCK, reason, len);
+	if (ret)
+		goto out;
+	ret = zc_map_file(r, true, reason, len);
+	if (!ret) {
+		ret = zc_fixed_pin(r, ZC_BACKEND_PIN_LEASE, reason, len);
+		if (ret)
+			zc_unmap(r);
+	}
+	if (ret) {
+		zc_lease_put(f); /* before the next backend is tried */
+		goto out;
+	}
+	r->lease_next = f->lease_regs;
+	f->lease_regs = r;
+	snprintf(reason + strlen(reason), len - strlen(reason),
+		 " under a write lease");
+out:
+	pthread_mutex_unlock(&f->lease_lock);
+	return ret;
+}
+
+/* Unlink r from its file; false if a lease break already took it. */
+static bool unlink_leased(struct zc_reg *r)
+{
+	for (struct zc_reg **p = &r->file->lease_regs; *p; p = &(*p)->lease_next) {
+		if (*p == r) {
+			*p = r->lease_next;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* pin (already released by the core), then mapping, then lease */
+static void pl_dereg(struct zc_reg *r)
+{
+	struct zc_file *f = r->file;
+
+	pthread_mutex_lock(&f->lease_lock);
+	zc_unmap(r);
+	if (unlink_leased(r))
+		zc_lease_put(f);
+	pthread_mutex_unlock(&f->lease_lock);
+}
+
+/*
+ * Unpin, and with keep_memory replace the file mapping by an anonymous
+ * copy at the same virtual address, so CPU users keep their pointers.
+ * The file keeps every store made before the break: the mapping was the
+ * file. RDMA users get new keys (ZC_EVENT_BACKEND_CHANGED).
+ */
+static int pl_revoke(struct zc_reg *r, bool keep_memory)
+{
+	int node = r->ctx->numa_node >= 0 ? r->ctx->numa_node :
+					    r->file->info.numa_node;
+	void *copy;
+
+	zc_rings_clear_buffer(r->ctx, r->slot_first, r->slot_count);
+	if (!keep_memory)
+		return 0;
+	copy = zc_mem_alloc(r->ctx, r->map.size, node);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, r->map.base, r->map.size);
+	if (mremap(copy, r->map.size, r->map.size, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   r->map.base) == MAP_FAILED) {
+		int err = -errno;
+
+		zc_mem_free(copy, r->map.size);
+		return err;
+	}
+	r->map.is_file_map = false;
+	r->map.is_alloc = true;
+	return 0;
+}
+
+const struct zc_backend_ops zc_pin_lease_ops = {
+	.size = sizeof(struct zc_backend_ops),
+	.id = ZC_BACKEND_PIN_LEASE,
+	.name = "pin_lease",
+	.caps = ZC_CAP_ZEROCOPY | ZC_CAP_MAP_FILE | ZC_CAP_URING | ZC_CAP_REVOCABLE,
+	.probe = pl_probe,
+	.score = pl_score,
+	.reg = pl_reg,
+	.dereg = pl_dereg,
+	.io = zc_fixed_io,
+	.prep = zc_fixed_prep,
+	.sync = zc_fixed_sync,
+	.revoke = pl_revoke,
+};

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory that is an io_uring fixed buffer: shared by every backend whose
+ * registration pins memory into the context's buffer table (uring_fixed,
+ * pin_lease). Pinning happens once at registration; synchronous
+ * page-cache I/O still uses pread/pwrite into the same memory, because for
+ * cached data a plain copy beats a ring round trip and lands in the same
+ * place; O_DIRECT I/O and queues use READ_FIXED/WRITE_FIXED.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#include "internal.h"
+
+static bool has_cap_ipc_lock(void)
+{
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "re");
+	unsigned long long caps = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "CapEff:", 7))
+			caps = strtoull(line + 7, NULL, 16);
+	fclose(f);
+	return caps >> 14 & 1; /* CAP_IPC_LOCK */
+}
+
+static void explain_pin_error(const struct zc_reg *r, int err, char *reason,
+			      size_t len)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (err == -ENOMEM) {
+		getrlimit(RLIMIT_MEMLOCK, &rl);
+		snprintf(reason, len, "io_uring buffer registration: %s (RLIMIT_MEMLOCK "
+			 "%llu KiB, %s CAP_IPC_LOCK)", strerror(-err),
+			 (unsigned long long)rl.rlim_cur / 1024,
+			 has_cap_ipc_lock() ? "with" : "no");
+	} else if ((err == -EFAULT || err == -EOPNOTSUPP) &&
+		   (r->req.flags & ZC_REG_MAP_FILE)) {
+		snprintf(reason, len, "pin refused: %s page-cache mapping cannot be "
+			 "pinned long-term for write (%s)", r->file->info.fs_name,
+			 strerror(-err));
+	} else {
+		snprintf(reason, len, "io_uring buffer registration: %s",
+			 strerror(-err));
+	}
+}
+
+int zc_fixed_pin(struct zc_reg *r, enum zc_backend b, char *reason, size_t len)
+{
+	int ret = zc_fault_hit(r->ctx->faults, b, "register");
+
+	if (ret) {
+		snprintf(reason, len, "io_uring buffer registration: %s (injected "
+			 "by ZC_FAULT)", strerror(-ret));
+		return ret;
+	}
+	ret = zc_rings_add_buffer(r->ctx, r->addr, r->length, &r->slot_first,
+				  &r->slot_count);
+	if (ret) {
+		explain_pin_error(r, ret, reason, len);
+		r->slot_first = -1;
+		r->slot_count = 0;
+		return ret;
+	}
+	snprintf(reason, len, "io_uring fixed buffer in slot%s %d..%d%s",
+		 r->slot_count > 1 ? "s" : "", r->slot_first,
+		 r->slot_first + (int)r->slot_count - 1,
+		 (r->req.flags & ZC_REG_MAP_FILE) ?
+			" over a MAP_SHARED mapping of the file" : "");
+	return 0;
+}
+
+/* An op that cannot use its fixed buffer: plain I/O, reported once. */
+static ssize_t plain_rw(struct zc_reg *r, const struct zc_io *io, int why)
+{
+	zc_note_fallback(r, r->backend, why);
+	return zc_sys_rw(r->file->fd, io->dir, io->buf, io->len, io->file_off);
+}
+
+ssize_t zc_fixed_io(struct zc_reg *r, const struct zc_io *io)
+{
+	int slot = zc_reg_slot(r, io->reg_off, io->len);
+	struct zc_ring *ring;
+	ssize_t n;
+	int ret;
+
+	ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
+	if (ret)
+		return plain_rw(r, io, ret);
+	if (!zc_file_direct(r->file))
+		return zc_sys_rw(r->file->fd, io->dir, io->buf, io->len, io->file_off);
+	ring = zc_ring_get(r->ctx);
+	if (!ring)
+		return plain_rw(r, io, -ENOMEM);
+	if (!zc_ring_has_slot(ring, slot)) {
+		zc_ring_put(r->ctx, ring);
+		return plain_rw(r, io, -ENOENT);
+	}
+	n = zc_ring_rw(ring, r->file, io->dir, io->buf, io->len, io->file_off, slot);
+	zc_ring_put(r->ctx, ring);
+	return n;
+}
+
+int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
+		  uint64_t cookie)
+{
+	struct zc_ring *ring = zc_queue_ring(q);
+	int slot = zc_reg_slot(r, io->reg_off, io->len);
+	int ret;
+
+	ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
+	if (!ret && zc_ring_has_slot(ring, slot))
+		return zc_ring_prep(ring, r->file, io->dir, io->buf, io->len,
+				    io->file_off, slot, cookie);
+	/* the slot is missing on this ring (or a fault was injected) */
+	zc_note_fallback(r, r->backend, ret ? ret : -ENOENT);
+	ret = zc_ring_prep(ring, r->file, io->dir, io->buf, io->len, io->file_off,
+			   -1, cookie);
+	return ret ? ret : ZC_PREP_FALLBACK;
+}
+
+/* MAP_FILE: the mapping is the file, msync makes the stores durable. */
+int zc_fixed_sync(struct zc_reg *r, size_t reg_off, size_t len)
+{
+	const size_t page = zc_page_size();
+	uintptr_t start = (uintptr_t)r->addr + reg_off;
+	uintptr_t base = start & ~(uintptr_t)(page - 1);
+
+	return msync((void *)base, len + (start - base), MS_SYNC) ? -errno : 0;
+}
