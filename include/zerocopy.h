@@ -229,6 +229,21 @@ struct zc_rdma_keys {
 ZC_API int zc_reg_rdma(const struct zc_reg *r, struct zc_rdma_keys *keys);
 
 /* ------------------------------------------------------------------ */
+/* sharing fixed buffers with the application's own io_uring rings      */
+
+/* Give the application's ring (by fd) the context's fixed-buffer table:
+ * every registration's slots now, later ones as they come, and empty
+ * slots where a registration is destroyed or revoked. The ring's own
+ * buffer table is replaced. Detach before closing the ring. */
+ZC_API int zc_ctx_uring_attach(struct zc_ctx *ctx, int ring_fd);
+ZC_API int zc_ctx_uring_detach(struct zc_ctx *ctx, int ring_fd);
+/* The fixed-buffer index that holds [reg_off, reg_off+len) of r, for
+ * READ_FIXED/WRITE_FIXED/SEND_ZC with IORING_RECVSEND_FIXED_BUF on an
+ * attached ring: -ENODATA if r has no fixed buffer (or no longer has one),
+ * -ERANGE if the range spans two slots, -EINVAL for bad arguments. */
+ZC_API int zc_reg_buf_index(const struct zc_reg *r, size_t reg_off, size_t len);
+
+/* ------------------------------------------------------------------ */
 /* synchronous data movement                                            */
 
 /* file -> memory at reg_off; returns bytes read (short only at EOF) */

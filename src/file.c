@@ -417,6 +417,9 @@ ZC_API void zc_file_close(struct zc_file *f)
 		       refs);
 		return;
 	}
+	/* a lease break being handled right now finishes first */
+	while (atomic_load(&f->monitor_busy))
+		usleep(50);
 	if (f->fixed_idx >= 0)
 		zc_rings_del_file(f->ctx, f->fixed_idx);
 	pthread_mutex_destroy(&f->edge_lock);

@@ -153,6 +153,7 @@ struct zc_file {
 	unsigned lease_refs;
 	struct zc_reg *lease_regs;    /* linked by zc_reg.lease_next */
 	struct zc_file *lease_next;   /* in the context's lease monitor */
+	_Atomic int monitor_busy;     /* the lease monitor is using the file */
 	int saved_sig;                /* the fd's F_GETSIG before the lease */
 	int saved_owner_type, saved_owner_pid; /* and its F_GETOWN_EX */
 };
@@ -390,6 +391,10 @@ struct zc_ring *zc_ring_get(struct zc_ctx *ctx);
 void zc_ring_put(struct zc_ctx *ctx, struct zc_ring *ring);
 struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth);
 void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring);
+int zc_rings_attach(struct zc_ctx *ctx, int ring_fd);
+int zc_rings_detach(struct zc_ctx *ctx, int ring_fd);
+/* is the slot reserved and holding memory (not cleared by a revocation)? */
+bool zc_rings_slot_live(struct zc_ctx *ctx, int slot);
 /* does ring carry slot? (registration may have failed on a ring) */
 bool zc_ring_has_slot(const struct zc_ring *ring, int slot);
 /* one synchronous I/O through ring (fixed buffer when slot >= 0) */

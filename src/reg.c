@@ -278,3 +278,46 @@ void zc_reg_revoke(struct zc_reg *r, int error)
 		zc_backend_name(from), r->length, strerror(-error),
 		r->revoked ? "revoked: I/O fails with EKEYREVOKED" : "on bounce");
 }
+
+/* ------------------------------------------------------------------ */
+/* fixed buffers for the application's rings                            */
+
+ZC_API int zc_ctx_uring_attach(struct zc_ctx *ctx, int ring_fd)
+{
+	int ret;
+
+	if (!ctx || ring_fd < 0)
+		return -EINVAL;
+	ret = zc_rings_attach(ctx, ring_fd);
+	if (ret)
+		zc_err(ctx, "zc_ctx_uring_attach: ring fd %d: %s", ring_fd,
+		       ret == -ENOSYS ? ctx->uring_reason : strerror(-ret));
+	return ret;
+}
+
+ZC_API int zc_ctx_uring_detach(struct zc_ctx *ctx, int ring_fd)
+{
+	int ret;
+
+	if (!ctx || ring_fd < 0)
+		return -EINVAL;
+	ret = zc_rings_detach(ctx, ring_fd);
+	if (ret)
+		zc_err(ctx, "zc_ctx_uring_detach: ring fd %d: %s", ring_fd,
+		       strerror(-ret));
+	return ret;
+}
+
+ZC_API int zc_reg_buf_index(const struct zc_reg *r, size_t reg_off, size_t len)
+{
+	int slot;
+
+	if (!r || !len || reg_off > r->length || len > r->length - reg_off)
+		return -EINVAL;
+	if (r->revoked || r->backend == ZC_BACKEND_BOUNCE || !r->slot_count)
+		return -ENODATA;
+	slot = zc_reg_slot(r, reg_off, len);
+	if (slot < 0)
+		return -ERANGE;
+	return zc_rings_slot_live(r->ctx, slot) ? slot : -ENODATA;
+}

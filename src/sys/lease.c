@@ -138,14 +138,14 @@ static void on_signal(struct zc_lease_monitor *m, int fd, bool overflow)
 	for (struct zc_file *f = m->files; f && n < ZC_MAX_BREAKS_AT_ONCE;
 	     f = f->lease_next) {
 		if (overflow ? lease_breaking(f) : f->fd == fd) {
-			atomic_fetch_add(&f->refs, 1); /* keeps zc_file_close away */
+			atomic_fetch_add(&f->monitor_busy, 1); /* zc_file_close waits */
 			hit[n++] = f;
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
 	for (unsigned i = 0; i < n; i++) {
 		break_file(m, hit[i]);
-		atomic_fetch_sub(&hit[i]->refs, 1);
+		atomic_fetch_sub(&hit[i]->monitor_busy, 1);
 	}
 }
 

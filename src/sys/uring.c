@@ -29,7 +29,8 @@ struct zc_clone_buffers {
 #define SLOT_WORDS (ZC_MAX_SLOTS / 64)
 
 struct zc_ring {
-	struct io_uring ring;
+	struct io_uring ring; /* only ring_fd is set for an attached ring */
+	bool external;        /* the application's ring: never exited here */
 	struct zc_ring *next;      /* all I/O rings of the context */
 	struct zc_ring *next_free; /* synchronous pool */
 	bool files_ok;             /* fixed-file table usable */
@@ -273,8 +274,85 @@ void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring)
 		}
 	}
 	pthread_mutex_unlock(&rs->lock);
-	io_uring_queue_exit(&ring->ring);
+	if (!ring->external)
+		io_uring_queue_exit(&ring->ring);
 	free(ring);
+}
+
+int zc_rings_attach(struct zc_ctx *ctx, int ring_fd)
+{
+	struct zc_ringset *rs = ctx->rings;
+	struct zc_ring *r;
+	int ret = 0;
+
+	if (!rs)
+		return -ENOSYS;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->external = true;
+	r->ring.ring_fd = r->ring.enter_ring_fd = ring_fd;
+	pthread_mutex_lock(&rs->lock);
+	for (struct zc_ring *o = rs->all; o; o = o->next)
+		if (o->external && o->ring.ring_fd == ring_fd)
+			ret = -EEXIST;
+	if (!ret) {
+		/* drop whatever table the ring had, then take ours */
+		io_uring_unregister_buffers(&r->ring);
+		if (rs->clone != CLONE_NO && !clone_slots(rs, r, 0, 0, false)) {
+			rs->clone = CLONE_YES;
+			memcpy(r->slot_ok, rs->slot_used, sizeof(r->slot_ok));
+		} else {
+			ret = io_uring_register_buffers_sparse(&r->ring, ZC_MAX_SLOTS);
+			if (!ret)
+				ring_load_slots(rs, r, 0, ZC_MAX_SLOTS, true);
+		}
+	}
+	if (!ret) {
+		r->next = rs->all;
+		rs->all = r;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	if (ret)
+		free(r);
+	return ret;
+}
+
+int zc_rings_detach(struct zc_ctx *ctx, int ring_fd)
+{
+	struct zc_ringset *rs = ctx->rings;
+	struct zc_ring *found = NULL;
+
+	if (!rs)
+		return -ENOSYS;
+	pthread_mutex_lock(&rs->lock);
+	for (struct zc_ring **p = &rs->all; *p; p = &(*p)->next) {
+		if ((*p)->external && (*p)->ring.ring_fd == ring_fd) {
+			found = *p;
+			*p = found->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rs->lock);
+	if (!found)
+		return -ENOENT;
+	/* the application's ring must not keep our pins alive */
+	io_uring_unregister_buffers(&found->ring);
+	free(found);
+	return 0;
+}
+
+bool zc_rings_slot_live(struct zc_ctx *ctx, int slot)
+{
+	struct zc_ringset *rs = ctx->rings;
+	bool live;
+
+	if (!rs || slot < 0)
+		return false;
+	pthread_mutex_lock(&rs->lock);
+	live = rs->slot_iov[slot].iov_base != NULL;
+	pthread_mutex_unlock(&rs->lock);
+	return live;
 }
 
 struct zc_ring *zc_ring_get(struct zc_ctx *ctx)
@@ -584,6 +662,9 @@ struct zc_ring *zc_ring_get(struct zc_ctx *ctx) { return NULL; }
 void zc_ring_put(struct zc_ctx *ctx, struct zc_ring *ring) {}
 struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth) { return NULL; }
 void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring) {}
+int zc_rings_attach(struct zc_ctx *ctx, int ring_fd) { return -ENOSYS; }
+int zc_rings_detach(struct zc_ctx *ctx, int ring_fd) { return -ENOSYS; }
+bool zc_rings_slot_live(struct zc_ctx *ctx, int slot) { return false; }
 bool zc_ring_has_slot(const struct zc_ring *ring, int slot) { return false; }
 ssize_t zc_ring_rw(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 		   void *buf, size_t len, uint64_t off, int slot)
