@@ -92,8 +92,10 @@ static uint64_t current_size(const struct zc_file *f)
 }
 
 static int check_memory(struct zc_file *f, struct zc_reg_req *req,
-			bool has_addr)
+			uint64_t mask)
 {
+	const bool has_addr = mask & ZC_REG_FIELD_ADDR;
+
 	if (req->flags & ZC_REG_MAP_FILE) {
 		if (has_addr)
 			return reject(f->ctx, -EINVAL, "addr given with ZC_REG_MAP_FILE "
@@ -109,7 +111,7 @@ static int check_memory(struct zc_file *f, struct zc_reg_req *req,
 				      req->length, (unsigned long long)current_size(f));
 		return 0;
 	}
-	if (req->file_offset)
+	if (mask & ZC_REG_FIELD_FILE_OFFSET)
 		return reject(f->ctx, -EINVAL, "file_offset is only meaningful "
 			      "with ZC_REG_MAP_FILE");
 	if (!req->addr)
@@ -144,7 +146,7 @@ ZC_API int zc_reg_create(struct zc_file *f, const struct zc_reg_params *p,
 	if (!ret)
 		ret = check_file_access(f, &r->req);
 	if (!ret)
-		ret = check_memory(f, &r->req, p->field_mask & ZC_REG_FIELD_ADDR);
+		ret = check_memory(f, &r->req, p->field_mask);
 	if (ret) {
 		free(r);
 		return ret;
