@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Context: parameters, environment, one probe of every backend, stats. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,9 +48,10 @@ ZC_API unsigned zc_version(void)
 
 ZC_API const char *zc_strerror(int neg_errno)
 {
-	if (neg_errno > 0)
-		neg_errno = -neg_errno;
-	return strerror(-neg_errno);
+	/* INT_MIN has no positive counterpart: it is no errno anyway */
+	if (neg_errno == INT_MIN)
+		return "Unknown error";
+	return strerror(neg_errno < 0 ? -neg_errno : neg_errno);
 }
 
 static int check_params(const struct zc_ctx_params *p, struct zc_log *log)

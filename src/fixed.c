@@ -77,6 +77,13 @@ int zc_fixed_pin(struct zc_reg *r, enum zc_backend b, char *reason, size_t len)
 	return 0;
 }
 
+void zc_fixed_unpin(struct zc_reg *r)
+{
+	zc_rings_del_buffer(r->ctx, r->slot_first, r->slot_count);
+	r->slot_first = -1;
+	r->slot_count = 0;
+}
+
 /* An op that cannot use its fixed buffer: plain I/O, reported once. */
 static ssize_t plain_rw(struct zc_reg *r, const struct zc_io *io, int why)
 {

@@ -295,6 +295,7 @@ void zc_reg_revoke(struct zc_reg *r, int error);
 
 /* fixed.c: memory that is an io_uring fixed buffer (uring_fixed, pin_lease) */
 int zc_fixed_pin(struct zc_reg *r, enum zc_backend b, char *reason, size_t len);
+void zc_fixed_unpin(struct zc_reg *r);
 ssize_t zc_fixed_io(struct zc_reg *r, const struct zc_io *io);
 int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
 		  uint64_t cookie);

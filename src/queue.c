@@ -13,7 +13,7 @@
 
 #define ZC_MAX_QUEUE_DEPTH 4096u
 
-enum op_state { OP_FREE, OP_INLINE, OP_RING };
+enum op_state { OP_FREE, OP_INLINE, OP_RING, OP_DONE };
 
 struct zc_op {
 	enum op_state state;
@@ -21,6 +21,7 @@ struct zc_op {
 	uint32_t flags;
 	uint64_t user_data;
 	struct zc_io io;
+	int64_t res;          /* OP_DONE: result of an inline run */
 	unsigned next_inline; /* index + 1 of the next inline op, 0 = end */
 };
 
@@ -32,8 +33,8 @@ struct zc_queue {
 	unsigned ring_prepped;   /* on the ring, not yet submitted */
 	unsigned ring_inflight;  /* submitted, not yet reaped */
 	unsigned inline_head, inline_tail; /* waiting for zc_submit */
-	unsigned done_head, done_count;    /* inline completions ready */
-	struct zc_completion *done;
+	unsigned done_head, done_count;    /* inline ops run, not yet reaped */
+	unsigned *done;
 	struct zc_op ops[];
 };
 
@@ -106,8 +107,7 @@ static int prep(struct zc_queue *q, const char *fn, enum zc_dir dir,
 	ret = zc_check_io(r, fn, dir, reg_off, file_off, len);
 	if (ret)
 		return ret;
-	/* inline completions not yet reaped hold their place too */
-	if (!q->nr_free || q->depth - q->nr_free + q->done_count >= q->depth) {
+	if (!q->nr_free) {
 		zc_dbg(q->ctx, "%s: queue full (%u operations pending)", fn, q->depth);
 		return -EBUSY;
 	}
@@ -199,7 +199,10 @@ static unsigned run_inline(struct zc_queue *q)
 		}
 
 		q->inline_head = op->next_inline;
-		complete(q, op, res, &q->done[slot]);
+		/* the op stays in flight (zc_reg_destroy says EBUSY) until reaped */
+		op->res = res;
+		op->state = OP_DONE;
+		q->done[slot] = (unsigned)(op - q->ops);
 		q->done_count++;
 		n++;
 	}
@@ -254,7 +257,9 @@ ZC_API int zc_reap(struct zc_queue *q, struct zc_completion *out, unsigned max,
 		return -EINVAL;
 	}
 	while (st.n < max && q->done_count) {
-		out[st.n++] = q->done[q->done_head];
+		struct zc_op *op = &q->ops[q->done[q->done_head]];
+
+		complete(q, op, op->res, &out[st.n++]);
 		q->done_head = (q->done_head + 1) % q->depth;
 		q->done_count--;
 	}
@@ -278,6 +283,11 @@ ZC_API void zc_queue_destroy(struct zc_queue *q)
 
 		q->inline_head = op->next_inline;
 		op_release(q, op);
+	}
+	while (q->done_count) {
+		op_release(q, &q->ops[q->done[q->done_head]]);
+		q->done_head = (q->done_head + 1) % q->depth;
+		q->done_count--;
 	}
 	if (q->ring_prepped)
 		zc_submit(q);

@@ -172,6 +172,7 @@ ZC_API int zc_reg_destroy(struct zc_reg *r)
 
 	if (!r)
 		return -EINVAL;
+	zc_reg_wait_revocation(r);
 	inflight = atomic_load(&r->inflight);
 	queued = atomic_load(&r->queued);
 	if (inflight || queued) {
@@ -179,10 +180,10 @@ ZC_API int zc_reg_destroy(struct zc_reg *r)
 		       inflight + queued);
 		return -EBUSY;
 	}
-	/* slots outlive a revocation; they are released here for everyone,
-	 * unpinned before the backend unmaps the memory */
-	zc_rings_del_buffer(r->ctx, r->slot_first, r->slot_count);
 	r->ops->dereg(r);
+	/* slots outlive a revocation: a revoked registration's are released
+	 * here (the backend that pinned them releases its own first) */
+	zc_rings_del_buffer(r->ctx, r->slot_first, r->slot_count);
 	atomic_fetch_sub(&r->file->refs, 1);
 	free(r);
 	return 0;
@@ -242,7 +243,7 @@ static void wait_for_zero(_Atomic int *counter, long max_us)
 void zc_reg_revoke(struct zc_reg *r, int error)
 {
 	struct zc_ctx *ctx = r->ctx;
-	enum zc_backend from = r->backend;
+	enum zc_backend from = r->backend, to = ZC_BACKEND_BOUNCE;
 	bool stay_revoked = r->req.flags & ZC_REG_NO_FALLBACK;
 	int ret;
 
@@ -258,6 +259,7 @@ void zc_reg_revoke(struct zc_reg *r, int error)
 	ret = r->ops->revoke(r, !stay_revoked);
 	if (ret || stay_revoked) {
 		r->revoked = true;
+		to = ZC_BACKEND_NONE;
 		if (ret)
 			zc_err(ctx, "revocation of a %s registration could not keep "
 			       "its memory: %s; the registration is left revoked",
@@ -266,19 +268,17 @@ void zc_reg_revoke(struct zc_reg *r, int error)
 		r->ops = &zc_bounce_ops;
 		r->backend = ZC_BACKEND_BOUNCE;
 		r->fallback = true;
-	}
-	atomic_store(&r->revoking, false);
-	zc_count(&ctx->stats.revocations, 1);
-	zc_event_post(ctx, ZC_EVENT_REVOKED, from,
-		      r->revoked ? ZC_BACKEND_NONE : ZC_BACKEND_BOUNCE, r, error);
-	if (!r->revoked) {
 		zc_count(&ctx->stats.fallbacks, 1);
-		zc_event_post(ctx, ZC_EVENT_BACKEND_CHANGED, from, ZC_BACKEND_BOUNCE,
-			      r, error);
 	}
-	zc_info(ctx, "%s registration of %zu bytes revoked (%s); now %s",
-		zc_backend_name(from), r->length, strerror(-error),
-		r->revoked ? "revoked: I/O fails with EKEYREVOKED" : "on bounce");
+	zc_count(&ctx->stats.revocations, 1);
+	zc_info(ctx, "%s registration of %zu bytes revoked; now %s",
+		zc_backend_name(from), r->length,
+		to == ZC_BACKEND_NONE ? "revoked: I/O fails with EKEYREVOKED" : "on bounce");
+	zc_event_post(ctx, ZC_EVENT_REVOKED, from, to, r, error);
+	if (to != ZC_BACKEND_NONE)
+		zc_event_post(ctx, ZC_EVENT_BACKEND_CHANGED, from, to, r, error);
+	/* the last touch of r: zc_reg_destroy waits for it */
+	atomic_store(&r->revoking, false);
 }
 
 /* ------------------------------------------------------------------ */

@@ -81,6 +81,7 @@ static int uf_reg(struct zc_reg *r, char *reason, size_t len)
 
 static void uf_dereg(struct zc_reg *r)
 {
+	zc_fixed_unpin(r);
 	zc_unmap(r);
 }
 

@@ -563,10 +563,15 @@ static void text_backends(const struct backend_report *rep)
 	}
 }
 
+static const char *attempt_error(const struct zc_attempt *a)
+{
+	return a->error ? zc_strerror(a->error) : "in use";
+}
+
 static void text_reg(const char *title, const struct reg_report *rr)
 {
 	char buf[32];
-	int i;
+	int i, width = 0;
 
 	if (rr->skipped) {
 		printf("  %s: skipped (%s)\n", title, rr->skip_reason);
@@ -587,10 +592,16 @@ static void text_reg(const char *title, const struct reg_report *rr)
 	}
 	for (i = 0; i < rr->nr_attempts; i++) {
 		const struct zc_attempt *a = &rr->attempts[i];
+		int w = (int)strlen(attempt_error(a));
 
-		printf("    %d. %-12s %-26s %s\n", i + 1,
-		       zc_backend_name(a->backend),
-		       a->error ? zc_strerror(a->error) : "in use", a->reason);
+		width = w > width ? w : width;
+	}
+	for (i = 0; i < rr->nr_attempts; i++) {
+		const struct zc_attempt *a = &rr->attempts[i];
+
+		printf("    %d. %-12s %-*s  %s\n", i + 1,
+		       zc_backend_name(a->backend), width, attempt_error(a),
+		       a->reason);
 	}
 }
 
