@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uring_loop: the raw liburing reference that zcbench is held against.
+ *
+ *   gcc -O2 -o uring_loop uring_loop.c -luring -lm
+ *   uring_loop [-w] [-r] [-d] [-q QD] [-b BS] [-s SIZE] [-T SECONDS]
+ *              [-S SEED] [-f FLAGS] FILE
+ *
+ * One thread, one ring, the buffer registered once as a fixed buffer and
+ * the file as a fixed file; READ_FIXED/WRITE_FIXED at queue depth QD
+ * (1: one submit-and-wait per operation). Offsets: random (-r) or
+ * sequential, in whole blocks, with the same generator and seed as
+ * zcbench. Latency is taken the way zcbench takes it (one clock read per
+ * submitted batch and per reaped batch) so the two are comparable.
+ * -f picks the ring setup flags: coop (IORING_SETUP_COOP_TASKRUN, what
+ * libzerocopy uses), defer (SINGLE_ISSUER|DEFER_TASKRUN) or none.
+ * Prints one JSON object in the shape of zcbench --json (the fields
+ * compare.sh reads).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+
+#define HIST_SUB_BITS 5
+#define HIST_SUB (1u << HIST_SUB_BITS)
+#define HIST_BUCKETS ((48 - HIST_SUB_BITS) * HIST_SUB)
+
+static uint64_t hist[HIST_BUCKETS], h_count, h_sum, h_min = UINT64_MAX, h_max;
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void hist_add(uint64_t v)
+{
+	unsigned e, i;
+
+	h_count++;
+	h_sum += v;
+	if (v < h_min)
+		h_min = v;
+	if (v > h_max)
+		h_max = v;
+	if (v < 2 * HIST_SUB) {
+		i = (unsigned)v;
+	} else {
+		e = 63u - (unsigned)__builtin_clzll(v);
+		i = e > 47 ? HIST_BUCKETS - 1 :
+		    (e - HIST_SUB_BITS) * HIST_SUB +
+		    (unsigned)((v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1));
+	}
+	hist[i]++;
+}
+
+static double hist_pct(double pct)
+{
+	uint64_t want = (uint64_t)ceil(pct / 100.0 * (double)h_count), seen = 0;
+
+	if (!h_count)
+		return 0;
+	if (!want)
+		want = 1;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += hist[i];
+		if (seen >= want) {
+			double v;
+
+			if (i < 2 * HIST_SUB) {
+				v = i;
+			} else {
+				unsigned e = i / HIST_SUB + HIST_SUB_BITS;
+
+				v = ldexp((double)(HIST_SUB + i % HIST_SUB),
+					  (int)(e - HIST_SUB_BITS)) +
+				    ldexp(1.0, (int)(e - HIST_SUB_BITS)) / 2;
+			}
+			return v > (double)h_max ? (double)h_max :
+			       v < (double)h_min ? (double)h_min : v;
+		}
+	}
+	return (double)h_max;
+}
+
+static uint64_t rng;
+static inline uint64_t rng_next(void)
+{
+	uint64_t x = rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+int main(int argc, char **argv)
+{
+	bool wr = false, rnd = false, direct = false;
+	unsigned qd = 1, setup_flags = IORING_SETUP_COOP_TASKRUN;
+	const char *flags_name = "coop";
+	size_t bs = 4096;
+	uint64_t size = 0, seed = 0x5eed, seq = 0, ops = 0, bytes = 0, errors = 0;
+	double runtime = 5;
+	struct io_uring ring;
+	struct io_uring_params p;
+	struct iovec iov;
+	struct rusage ru0, ru1;
+	uint64_t *t_sub, t_start, t_end, deadline, tnow;
+	unsigned *prepped, nprep = 0, inflight = 0;
+	bool stopping = false;
+	char *buf;
+	int c, fd, ret;
+
+	while ((c = getopt(argc, argv, "wrdq:b:s:T:S:f:")) != -1) {
+		switch (c) {
+		case 'w': wr = true; break;
+		case 'r': rnd = true; break;
+		case 'd': direct = true; break;
+		case 'q': qd = (unsigned)atoi(optarg); break;
+		case 'b': bs = (size_t)strtoull(optarg, NULL, 0); break;
+		case 's': size = strtoull(optarg, NULL, 0); break;
+		case 'T': runtime = atof(optarg); break;
+		case 'S': seed = strtoull(optarg, NULL, 0); break;
+		case 'f':
+			flags_name = optarg;
+			if (!strcmp(optarg, "coop"))
+				setup_flags = IORING_SETUP_COOP_TASKRUN;
+			else if (!strcmp(optarg, "defer"))
+				setup_flags = IORING_SETUP_SINGLE_ISSUER |
+					      IORING_SETUP_DEFER_TASKRUN;
+			else if (!strcmp(optarg, "none"))
+				setup_flags = 0;
+			else
+				return 2;
+			break;
+		default:
+			fprintf(stderr, "usage: uring_loop [-w] [-r] [-d] [-q QD] [-b BS] "
+				"[-s SIZE] [-T SECONDS] [-S SEED] [-f coop|defer|none] FILE\n");
+			return 2;
+		}
+	}
+	if (optind + 1 != argc || !qd || qd > 4096 || !bs)
+		return 2;
+	fd = open(argv[optind], (wr ? O_RDWR : O_RDONLY) | (direct ? O_DIRECT : 0));
+	if (fd < 0) {
+		perror(argv[optind]);
+		return 1;
+	}
+	if (!size) {
+		struct stat st;
+
+		fstat(fd, &st);
+		size = (uint64_t)st.st_size;
+	}
+	if (size < bs)
+		return 1;
+	buf = mmap(NULL, (size_t)qd * bs, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return 1;
+	for (size_t i = 0; i < (size_t)qd * bs; i++)
+		buf[i] = (char)(i * 31 + 1);
+	memset(&p, 0, sizeof(p));
+	p.flags = setup_flags;
+	ret = io_uring_queue_init_params(qd, &ring, &p);
+	if (ret) {
+		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-ret));
+		return 1;
+	}
+	iov = (struct iovec){ buf, (size_t)qd * bs };
+	ret = io_uring_register_buffers(&ring, &iov, 1);
+	if (!ret)
+		ret = io_uring_register_files(&ring, &fd, 1);
+	if (ret) {
+		fprintf(stderr, "io_uring_register: %s\n", strerror(-ret));
+		return 1;
+	}
+	t_sub = calloc(qd, sizeof(*t_sub));
+	prepped = calloc(qd, sizeof(*prepped));
+	rng = (seed + 1) * 0x9E3779B97F4A7C15ull;
+	if (!rng)
+		rng = 1;
+
+	getrusage(RUSAGE_SELF, &ru0);
+	t_start = now_ns();
+	deadline = t_start + (uint64_t)(runtime * 1e9);
+	for (unsigned s = 0; s < qd; s++)
+		prepped[nprep++] = s;
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+
+		for (unsigned i = 0; i < nprep; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			unsigned s = prepped[i];
+			uint64_t off;
+
+			if (rnd) {
+				off = (rng_next() % (size / bs)) * bs;
+			} else {
+				off = seq;
+				seq += bs;
+				if (seq + bs > size / bs * bs)
+					seq = 0;
+			}
+			if (wr)
+				io_uring_prep_write_fixed(sqe, 0, buf + (size_t)s * bs,
+							  (unsigned)bs, off, 0);
+			else
+				io_uring_prep_read_fixed(sqe, 0, buf + (size_t)s * bs,
+							 (unsigned)bs, off, 0);
+			sqe->flags |= IOSQE_FIXED_FILE;
+			io_uring_sqe_set_data64(sqe, s);
+		}
+		if (nprep) {
+			tnow = now_ns();
+			for (unsigned i = 0; i < nprep; i++)
+				t_sub[prepped[i]] = tnow;
+			inflight += nprep;
+			nprep = 0;
+			ret = io_uring_submit_and_wait(&ring, 1);
+		} else if (inflight) {
+			ret = io_uring_wait_cqe(&ring, &cqe);
+		} else {
+			break;
+		}
+		if (ret < 0 && ret != -EINTR) {
+			fprintf(stderr, "io_uring_enter: %s\n", strerror(-ret));
+			return 1;
+		}
+		tnow = now_ns();
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			unsigned s = (unsigned)io_uring_cqe_get_data64(cqe);
+
+			n++;
+			if (cqe->res != (int)bs)
+				errors++;
+			if (stopping)
+				continue;
+			hist_add(tnow - t_sub[s]);
+			ops++;
+			if (cqe->res > 0)
+				bytes += (uint64_t)cqe->res;
+			if (tnow >= deadline) {
+				stopping = true;
+				t_end = tnow;
+				continue;
+			}
+			prepped[nprep++] = s;
+		}
+		io_uring_cq_advance(&ring, n);
+		inflight -= n;
+	}
+	getrusage(RUSAGE_SELF, &ru1);
+	{
+		double el = (double)(t_end - t_start) / 1e9;
+		double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+			     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+			     (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+			     (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+		double gib = (double)bytes / (double)(1u << 30);
+
+		printf("{\"tool\":\"uring_loop\",\"flags\":\"%s\",\"file\":\"%s\","
+		       "\"size\":%" PRIu64 ",\"bs\":%zu,\"rw\":\"%s%s\",\"qd\":%u,"
+		       "\"direct\":%d,\"runtime_s\":%.6f,\"ops\":%" PRIu64
+		       ",\"bytes\":%" PRIu64 ",\"bw_bytes\":%.0f,\"iops\":%.1f,"
+		       "\"lat_ns\":{\"mean\":%.1f,\"p50\":%.0f,\"p99\":%.0f,"
+		       "\"p99_9\":%.0f,\"max\":%" PRIu64 "},\"cpu\":{\"s_per_gib\":%.6f},"
+		       "\"errors\":%" PRIu64 "}\n",
+		       flags_name, argv[optind], size, bs, rnd ? "rand" : "",
+		       wr ? "write" : "read", qd, direct, el, ops, bytes,
+		       (double)bytes / el, (double)ops / el,
+		       h_count ? (double)h_sum / (double)h_count : 0, hist_pct(50),
+		       hist_pct(99), hist_pct(99.9), h_max, gib > 0 ? cpu / gib : 0,
+		       errors);
+	}
+	io_uring_queue_exit(&ring);
+	return errors ? 1 : 0;
+}

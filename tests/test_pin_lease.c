@@ -1,0 +1,1084 @@
+/* SPDX-License-Identifier: MIT */
+/* pin_lease: MAP_FILE registrations pinned under a write lease, and what a
+ * lease break (another open, a truncate) does to them. Everything is real:
+ * the breaker is a forked child, the lease is the kernel's, the pins are
+ * counted in /proc/vmstat. Variants:
+ *   tmpfs   breaks by read-open, write-open and truncate; events, stats,
+ *           I/O after the break, ZC_REG_NO_FALLBACK, one lease shared by
+ *           several registrations, a file already open elsewhere, leaks
+ *   ext4    page-cache MAP_FILE: the pin is refused, the lease is dropped
+ *   unpriv  (root) a process without CAP_LEASE on a file it does not own
+ *
+ * The only timing assertion: a breaker must get through well inside
+ * fs.lease-break-time (the kernel's own forced break), which would mean
+ * the library never released the lease. Blocking times are printed. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REG_OFF (8192 + 100) /* not page aligned on purpose */
+#define REG_LEN (2 * ZT_MiB + 555)
+#define F_SIZE (REG_OFF + REG_LEN + 3 * 4096 + 17)
+#define SEED_FILE 41u
+#define SEED_MAP 42u  /* stored through the mapping before the break */
+#define SEED_W 43u    /* zc_write after the break */
+#define SEED_S 44u    /* zc_sync after the break */
+#define SEED_R 45u    /* pwrite on the original fd, then zc_read */
+#define SEED_Q 46u    /* queue write after the break */
+#define MAP_AT 1000u  /* registration offset of the stores */
+#define MAP_LEN 300000u
+#define EV_TIMEOUT_MS 5000
+#define APP_SIG (SIGRTMIN + 2) /* what the "application" set on its fd */
+
+static const char *g_dir;
+static const char *g_variant;
+static int g_lbt = -1;    /* fs.lease-break-time, seconds */
+static double g_limit_s;  /* "well inside lease-break-time" */
+
+/* ------------------------------------------------------------------ */
+/* fixture                                                              */
+
+struct plx {
+	struct zc_ctx *ctx;
+	struct zc_file *f;
+	int fd;
+	char path[PATH_MAX];
+};
+
+static void plx_open(struct plx *x, uint64_t size)
+{
+	ck_assert_int_eq(zc_ctx_create(NULL, &x->ctx), 0);
+	/* zt_make_file writes through its own fd, closes it and reopens: the
+	 * returned fd is the only open of the file, as a write lease needs */
+	x->fd = zt_make_file(g_dir, size, SEED_FILE, O_RDWR, x->path);
+	ck_assert_msg(x->fd >= 0, "cannot create a file in %s: %s", g_dir,
+		      strerror(-x->fd));
+	ck_assert_int_eq(zc_file_open(x->ctx, x->fd, 0, &x->f), 0);
+}
+
+static void plx_close(struct plx *x)
+{
+	zc_file_close(x->f);
+	zc_ctx_destroy(x->ctx);
+	close(x->fd);
+	unlink(x->path);
+}
+
+static int reg_map(struct plx *x, uint64_t off, size_t len, unsigned flags,
+		   struct zc_reg **out)
+{
+	struct zc_reg_params p;
+
+	memset(&p, 0, sizeof p);
+	p.field_mask = ZC_REG_FIELD_LENGTH | ZC_REG_FIELD_FLAGS |
+		       ZC_REG_FIELD_FILE_OFFSET;
+	p.length = len;
+	p.flags = ZC_REG_MAP_FILE | flags;
+	p.file_offset = off;
+	return zc_reg_create(x->f, &p, out);
+}
+
+/* register and insist on pin_lease */
+static struct zc_reg *reg_pinned(struct plx *x, uint64_t off, size_t len,
+				 unsigned flags)
+{
+	struct zc_reg *r = NULL;
+	char ab[2048];
+	int rc = reg_map(x, off, len, flags, &r);
+
+	ck_assert_msg(rc == 0, "MAP_FILE registration: %d (%s)", rc, zc_strerror(rc));
+	ck_assert_msg(zc_reg_backend(r) == ZC_BACKEND_PIN_LEASE,
+		      "MAP_FILE O_RDWR on %s landed on %s, not pin_lease: %s", g_variant,
+		      zc_backend_name(zc_reg_backend(r)), zt_attempts_str(r, ab, sizeof ab));
+	ck_assert_int_eq(zc_reg_length(r), len);
+	ck_assert_ptr_nonnull(zc_reg_addr(r));
+	return r;
+}
+
+/* Pins are counted system-wide: another process's short-lived pins may
+ * sit on top of ours for a moment, a leaked pin never goes away. Wait up
+ * to a few seconds for the count to come back within half the pages of
+ * the registration. */
+static void pins_back(int64_t pins0, int64_t pages, const char *what)
+{
+	int64_t v = INT64_MAX;
+
+	if (pins0 == INT64_MIN)
+		return;
+	for (int i = 0; i < 60; i++) {
+		v = zt_pins_settled();
+		if (v - pins0 < pages / 2)
+			return;
+		usleep(50000);
+	}
+	ck_abort_msg("%s: pins outstanding %lld before, %lld after (for %lld pages)",
+		     what, (long long)pins0, (long long)v, (long long)pages);
+}
+
+/* a registration of `pages` pages must raise the count by at least half */
+static void pins_raised(int64_t before, int64_t pages, const char *what)
+{
+	int64_t v = zt_pins_outstanding();
+
+	if (before == INT64_MIN)
+		return;
+	ck_assert_msg(v - before >= pages / 2, "%s: pins %lld -> %lld, expected +%lld",
+		      what, (long long)before, (long long)v, (long long)pages);
+}
+
+static struct zc_stats stats(struct zc_ctx *ctx)
+{
+	struct zc_stats s;
+
+	ck_assert_int_eq(zc_ctx_stats(ctx, &s, sizeof s), 0);
+	return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* the application's F_SETSIG / F_SETOWN_EX on its fd                   */
+
+struct fdsig {
+	int sig;
+	struct f_owner_ex owner;
+};
+
+static struct fdsig fdsig_get(int fd)
+{
+	struct fdsig s;
+
+	memset(&s, 0, sizeof s);
+	s.sig = fcntl(fd, F_GETSIG);
+	ck_assert_int_ge(s.sig, 0);
+	ck_assert_int_eq(fcntl(fd, F_GETOWN_EX, &s.owner), 0);
+	return s;
+}
+
+/* what an application using SIGIO-style notification might have set */
+static struct fdsig fdsig_set_app(int fd)
+{
+	struct f_owner_ex o = { .type = F_OWNER_PID, .pid = getpid() };
+
+	ck_assert_int_eq(fcntl(fd, F_SETSIG, APP_SIG), 0);
+	ck_assert_int_eq(fcntl(fd, F_SETOWN_EX, &o), 0);
+	return fdsig_get(fd);
+}
+
+static void fdsig_check(int fd, const struct fdsig *want, const char *when)
+{
+	struct fdsig now = fdsig_get(fd);
+
+	ck_assert_msg(now.sig == want->sig, "%s: F_GETSIG is %d, the application had %d",
+		      when, now.sig, want->sig);
+	ck_assert_msg(now.owner.type == want->owner.type && now.owner.pid == want->owner.pid,
+		      "%s: F_GETOWN_EX is {type %d, pid %d}, the application had "
+		      "{type %d, pid %d}", when, now.owner.type, now.owner.pid,
+		      want->owner.type, want->owner.pid);
+}
+
+static void lease_is(int fd, int want, const char *when)
+{
+	int l = fcntl(fd, F_GETLEASE);
+
+	ck_assert_msg(l == want, "%s: F_GETLEASE is %d, expected %s", when, l,
+		      want == F_WRLCK ? "F_WRLCK" : want == F_UNLCK ? "F_UNLCK" : "F_RDLCK");
+}
+
+/* ------------------------------------------------------------------ */
+/* the breaker: a forked child                                          */
+
+enum brk_kind { BRK_READ, BRK_WRITE, BRK_TRUNC };
+
+static const char *brk_name(enum brk_kind k)
+{
+	return k == BRK_READ ? "open(O_RDONLY)" : k == BRK_WRITE ? "open(O_RDWR)" :
+							  "truncate()";
+}
+
+struct chk_range {
+	uint64_t off;
+	uint64_t len;
+	uint32_t seed;
+};
+
+struct brk_spec {
+	enum brk_kind kind;
+	const char *path;
+	int64_t trunc_to;  /* BRK_TRUNC: new size */
+	int64_t want_size; /* the size the child must see, -1: any */
+	unsigned nchk;
+	struct chk_range chk[4];
+};
+
+struct brk_report {
+	double secs;     /* duration of the open/truncate call alone */
+	int err;         /* errno of the call, 0 if it worked */
+	int stage;       /* 0 ok, else which check failed */
+	int64_t bad_off; /* first wrong byte's file offset, -1 */
+	int64_t size;    /* st_size the child saw */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* runs in the child: no Check, no stdio, no malloc */
+static void breaker_child(const struct brk_spec *sp, int wfd)
+{
+	static uint8_t buf[65536];
+	struct brk_report rep = { .bad_off = -1 };
+	struct stat st;
+	double t0;
+	int fd = -1;
+
+	t0 = now_s();
+	if (sp->kind == BRK_READ) {
+		fd = open(sp->path, O_RDONLY | O_CLOEXEC);
+	} else if (sp->kind == BRK_WRITE) {
+		fd = open(sp->path, O_RDWR | O_CLOEXEC);
+	} else {
+		if (truncate(sp->path, (off_t)sp->trunc_to) != 0)
+			rep.err = errno;
+	}
+	rep.secs = now_s() - t0;
+	if (sp->kind != BRK_TRUNC && fd < 0)
+		rep.err = errno;
+	if (rep.err) {
+		rep.stage = 1;
+		goto out;
+	}
+	if (fd < 0)
+		fd = open(sp->path, O_RDONLY | O_CLOEXEC); /* after the truncate */
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rep.err = errno;
+		rep.stage = 2;
+		goto out;
+	}
+	rep.size = st.st_size;
+	if (sp->want_size >= 0 && st.st_size != sp->want_size) {
+		rep.stage = 3;
+		goto out;
+	}
+	for (unsigned i = 0; i < sp->nchk && !rep.stage; i++) {
+		const struct chk_range *c = &sp->chk[i];
+
+		for (uint64_t done = 0; done < c->len;) {
+			size_t n = c->len - done < sizeof buf ? (size_t)(c->len - done)
+							       : sizeof buf;
+			ssize_t got = zt_pread_full(fd, buf, n, c->off + done);
+			ssize_t bad;
+
+			if (got != (ssize_t)n) {
+				rep.err = got < 0 ? (int)-got : 0;
+				rep.stage = 4;
+				rep.bad_off = (int64_t)(c->off + done);
+				break;
+			}
+			bad = zt_verify(buf, n, c->seed, c->off + done);
+			if (bad >= 0) {
+				rep.stage = 5;
+				rep.bad_off = (int64_t)(c->off + done) + bad;
+				break;
+			}
+			done += n;
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (write(wfd, &rep, sizeof rep) != (ssize_t)sizeof rep)
+		_exit(3);
+	_exit(rep.stage ? 1 : 0);
+}
+
+/* Fork the breaker, wait for its report (a hang guard well past
+ * lease-break-time, never an assertion on time) and its exit. */
+static void run_breaker(const struct brk_spec *sp, struct brk_report *rep)
+{
+	int p[2], st = 0;
+	struct pollfd pfd;
+	char sb[64];
+	pid_t pid;
+	ssize_t n;
+	int guard_ms = (g_lbt > 0 ? g_lbt : 45) * 1000 + 30000;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		breaker_child(sp, p[1]);
+	}
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	if (poll(&pfd, 1, guard_ms) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		close(p[0]);
+		ck_abort_msg("breaker %s still blocked after %d ms", brk_name(sp->kind),
+			     guard_ms);
+	}
+	memset(rep, 0, sizeof *rep);
+	n = read(p[0], rep, sizeof *rep);
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0)
+		ck_assert_int_eq(errno, EINTR);
+	ck_assert_msg(n == (ssize_t)sizeof *rep, "breaker sent %zd bytes, %s", n,
+		      zt_status_str(st, sb, sizeof sb));
+	printf("pin_lease.%s: breaker %s blocked %.3f ms (fs.lease-break-time %d s)\n",
+	       g_variant, brk_name(sp->kind), rep->secs * 1e3, g_lbt);
+	ck_assert_msg(rep->stage == 0,
+		      "breaker %s: check %d failed (errno %d: %s, file offset %lld, "
+		      "size %lld); %s", brk_name(sp->kind), rep->stage, rep->err,
+		      strerror(rep->err), (long long)rep->bad_off, (long long)rep->size,
+		      zt_status_str(st, sb, sizeof sb));
+	ZT_CK_CHILD_OK(st);
+	ck_assert_msg(rep->secs < g_limit_s,
+		      "breaker %s blocked %.3f s: not well inside fs.lease-break-time "
+		      "(%d s), so the library did not release the lease itself",
+		      brk_name(sp->kind), rep->secs, g_lbt);
+}
+
+/* ------------------------------------------------------------------ */
+/* events                                                               */
+
+/* Collect events until `want` arrived (poll with a timeout), then take
+ * whatever else is already queued, so extra events are seen too. */
+static int collect_events(struct zc_ctx *ctx, struct zc_event *ev, unsigned max,
+			  unsigned want)
+{
+	struct pollfd pfd = { .fd = zc_ctx_event_fd(ctx), .events = POLLIN };
+	double end = now_s() + EV_TIMEOUT_MS / 1e3;
+	unsigned n = 0;
+	int got;
+
+	ck_assert_int_ge(pfd.fd, 0);
+	while (n < want && now_s() < end) {
+		int left = (int)((end - now_s()) * 1e3) + 1;
+
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		got = zc_ctx_events(ctx, ev + n, max - n);
+		ck_assert_int_ge(got, 0);
+		n += (unsigned)got;
+	}
+	got = zc_ctx_events(ctx, ev + n, max - n);
+	ck_assert_int_ge(got, 0);
+	return (int)(n + (unsigned)got);
+}
+
+static const char *ev_name(uint32_t t)
+{
+	return t == ZC_EVENT_REVOKED ? "REVOKED" :
+	       t == ZC_EVENT_BACKEND_CHANGED ? "BACKEND_CHANGED" :
+	       t == ZC_EVENT_FALLBACK ? "FALLBACK" : "?";
+}
+
+static const char *events_str(const struct zc_event *ev, int n, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < n && used < len; i++) {
+		int w = snprintf(buf + used, len - used, "%s%s(%s->%s reg %p err %d)",
+				 i ? " " : "", ev_name(ev[i].type),
+				 zc_backend_name(ev[i].from), zc_backend_name(ev[i].to),
+				 (void *)ev[i].reg, ev[i].error);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	return buf;
+}
+
+static void ev_check(const struct zc_event *e, uint32_t type, enum zc_backend to,
+		     const struct zc_reg *r, const char *all)
+{
+	ck_assert_msg(e->type == type && e->from == ZC_BACKEND_PIN_LEASE && e->to == to &&
+			      e->reg == r,
+		      "expected %s(pin_lease->%s reg %p), events: %s", ev_name(type),
+		      zc_backend_name(to), (const void *)r, all);
+}
+
+/* ------------------------------------------------------------------ */
+/* tmpfs: one break of each kind                                        */
+
+static void check_map_contents(const uint8_t *a, size_t len, const char *when)
+{
+	ssize_t bad;
+
+	bad = zt_verify(a, MAP_AT, SEED_FILE, REG_OFF);
+	ck_assert_msg(bad < 0, "%s: byte %zd of the registration lost", when, bad);
+	bad = zt_verify(a + MAP_AT, MAP_LEN, SEED_MAP, REG_OFF + MAP_AT);
+	ck_assert_msg(bad < 0, "%s: byte %zd stored through the mapping lost", when,
+		      bad + (ssize_t)MAP_AT);
+	bad = zt_verify(a + MAP_AT + MAP_LEN, len - MAP_AT - MAP_LEN, SEED_FILE,
+			REG_OFF + MAP_AT + MAP_LEN);
+	ck_assert_msg(bad < 0, "%s: byte %zd of the registration lost", when,
+		      bad + (ssize_t)(MAP_AT + MAP_LEN));
+}
+
+static void pread_verify(int fd, uint64_t off, size_t len, uint32_t seed,
+			 const char *what)
+{
+	uint8_t *b = malloc(len);
+	ssize_t n, bad;
+
+	ck_assert_ptr_nonnull(b);
+	n = zt_pread_full(fd, b, len, off);
+	ck_assert_msg(n == (ssize_t)len, "%s: pread on the original fd: %zd", what, n);
+	bad = zt_verify(b, len, seed, off);
+	free(b);
+	ck_assert_msg(bad < 0, "%s: file byte %lld is wrong (pread on the original fd)",
+		      what, (long long)off + bad);
+}
+
+static void break_test(enum brk_kind kind, bool app_sig)
+{
+	struct plx x;
+	struct zc_reg *r;
+	struct zc_stats s0, s1;
+	struct zc_event ev[16];
+	struct brk_spec sp;
+	struct brk_report rep;
+	struct fdsig sig0;
+	struct zc_queue *q;
+	struct zc_completion c;
+	char eb[2048];
+	uint8_t *a, *buf;
+	int64_t pins0, pins1, pages = (int64_t)(REG_LEN / 4096);
+	const int64_t trunc_to = REG_OFF + REG_LEN / 2;
+	const size_t valid = kind == BRK_TRUNC ? REG_LEN / 2 : REG_LEN;
+	int n;
+
+	plx_open(&x, F_SIZE);
+	sig0 = app_sig ? fdsig_set_app(x.fd) : fdsig_get(x.fd);
+	s0 = stats(x.ctx);
+	pins0 = zt_pins_settled();
+	pins1 = zt_pins_outstanding();
+	r = reg_pinned(&x, REG_OFF, REG_LEN, 0);
+	pins_raised(pins1, pages, "pin_lease registration");
+	lease_is(x.fd, F_WRLCK, "registered");
+	ck_assert_int_ge(zc_reg_buf_index(r, 0, REG_LEN), 0);
+	a = zc_reg_addr(r);
+	ck_assert_int_eq(zt_verify(a, REG_LEN, SEED_FILE, REG_OFF), -1);
+	zt_fill(a + MAP_AT, MAP_LEN, SEED_MAP, REG_OFF + MAP_AT);
+
+	/* the child sees the stores: the mapping is the file */
+	memset(&sp, 0, sizeof sp);
+	sp.kind = kind;
+	sp.path = x.path;
+	sp.trunc_to = trunc_to;
+	sp.want_size = kind == BRK_TRUNC ? trunc_to : (int64_t)F_SIZE;
+	sp.chk[sp.nchk++] = (struct chk_range){ 0, REG_OFF + MAP_AT, SEED_FILE };
+	sp.chk[sp.nchk++] = (struct chk_range){ REG_OFF + MAP_AT, MAP_LEN, SEED_MAP };
+	sp.chk[sp.nchk++] = (struct chk_range){
+		REG_OFF + MAP_AT + MAP_LEN,
+		(uint64_t)sp.want_size - (REG_OFF + MAP_AT + MAP_LEN), SEED_FILE
+	};
+	run_breaker(&sp, &rep);
+
+	/* now on bounce, same pointer, same contents */
+	ck_assert_msg(zc_reg_backend(r) == ZC_BACKEND_BOUNCE,
+		      "after the break the registration is on %s",
+		      zc_backend_name(zc_reg_backend(r)));
+	ck_assert_ptr_eq(zc_reg_addr(r), a);
+	ck_assert_int_eq(zc_reg_length(r), REG_LEN);
+	check_map_contents(a, REG_LEN, "after the break");
+
+	n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 2);
+	events_str(ev, n, eb, sizeof eb);
+	printf("pin_lease.%s: events after %s: %s\n", g_variant, brk_name(kind), eb);
+	ck_assert_msg(n == 2, "expected REVOKED then BACKEND_CHANGED, got %d: %s", n, eb);
+	ev_check(&ev[0], ZC_EVENT_REVOKED, ZC_BACKEND_BOUNCE, r, eb);
+	ev_check(&ev[1], ZC_EVENT_BACKEND_CHANGED, ZC_BACKEND_BOUNCE, r, eb);
+
+	s1 = stats(x.ctx);
+	ck_assert_msg(s1.lease_breaks == s0.lease_breaks + 1,
+		      "lease_breaks %llu -> %llu", (unsigned long long)s0.lease_breaks,
+		      (unsigned long long)s1.lease_breaks);
+	ck_assert_msg(s1.revocations == s0.revocations + 1, "revocations %llu -> %llu",
+		      (unsigned long long)s0.revocations,
+		      (unsigned long long)s1.revocations);
+
+	/* the lease is gone, the application's fd settings are back, the pin
+	 * is released at the break (not only at destroy) */
+	lease_is(x.fd, F_UNLCK, "after the break");
+	fdsig_check(x.fd, &sig0, "after the break");
+	ck_assert_int_eq(zc_reg_buf_index(r, 0, 4096), -ENODATA);
+	pins_back(pins0, pages, "after the break: the revoked registration is still pinned");
+
+	/* I/O keeps working on bounce; checked with pread on the original fd */
+	zt_fill(a + 4096, 65536, SEED_W, REG_OFF + 4096);
+	ck_assert_int_eq(zc_write(r, 4096, REG_OFF + 4096, 65536), 65536);
+	pread_verify(x.fd, REG_OFF + 4096, 65536, SEED_W, "zc_write after the break");
+
+	zt_fill(a + 200000, 70000, SEED_S, REG_OFF + 200000);
+	ck_assert_int_eq(zc_sync(r, 200000, 70000), 0);
+	pread_verify(x.fd, REG_OFF + 200000, 70000, SEED_S, "zc_sync after the break");
+
+	buf = malloc(100000);
+	ck_assert_ptr_nonnull(buf);
+	zt_fill(buf, 100000, SEED_R, REG_OFF + 500000);
+	ck_assert_int_eq(pwrite(x.fd, buf, 100000, REG_OFF + 500000), 100000);
+	free(buf);
+	ck_assert_int_eq(zc_read(r, 500000, REG_OFF + 500000, 100000), 100000);
+	ck_assert_int_eq(zt_verify(a + 500000, 100000, SEED_R, REG_OFF + 500000), -1);
+
+	ck_assert_int_eq(zc_queue_create(x.ctx, 0, 0, &q), 0);
+	zt_fill(a + 700000, 40000, SEED_Q, REG_OFF + 700000);
+	ck_assert_int_eq(zc_prep_write(q, r, 700000, REG_OFF + 700000, 40000, 77), 0);
+	ck_assert_int_eq(zc_submit(q), 1);
+	ck_assert_int_eq(zc_reap(q, &c, 1, 1, 10000), 1);
+	ck_assert_msg(c.res == 40000 && c.user_data == 77 &&
+			      c.backend == ZC_BACKEND_BOUNCE && (c.flags & ZC_CQE_F_FALLBACK),
+		      "queue write after the break: res %lld ud %llu backend %s flags 0x%x",
+		      (long long)c.res, (unsigned long long)c.user_data,
+		      zc_backend_name((enum zc_backend)c.backend), c.flags);
+	zc_queue_destroy(q);
+	pread_verify(x.fd, REG_OFF + 700000, 40000, SEED_Q, "queue write after the break");
+
+	/* the whole registration, short at the new end of file after a truncate */
+	ck_assert_int_eq(zc_read(r, 0, REG_OFF, REG_LEN), (ssize_t)valid);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	lease_is(x.fd, F_UNLCK, "after destroy");
+	fdsig_check(x.fd, &sig0, "after destroy");
+	plx_close(&x);
+}
+
+START_TEST(test_pl_break_by_read_open_revokes_to_bounce)
+{
+	break_test(BRK_READ, true);
+}
+END_TEST
+
+START_TEST(test_pl_break_by_write_open_revokes_to_bounce)
+{
+	break_test(BRK_WRITE, false);
+}
+END_TEST
+
+START_TEST(test_pl_break_by_truncate_revokes_to_bounce_before_shrinking)
+{
+	break_test(BRK_TRUNC, true);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* ZC_REG_NO_FALLBACK                                                   */
+
+START_TEST(test_pl_no_fallback_stays_revoked_and_destroys)
+{
+	struct plx x;
+	struct zc_reg *r;
+	struct zc_stats s0, s1;
+	struct zc_event ev[16];
+	struct brk_spec sp;
+	struct brk_report rep;
+	struct zc_queue *q;
+	char eb[2048];
+	uint8_t *a;
+	int n, fds, maps;
+	int64_t pins0, pages = (int64_t)(REG_LEN / 4096);
+
+	plx_open(&x, F_SIZE);
+	ck_assert_int_eq(zc_queue_create(x.ctx, 0, 0, &q), 0);
+	/* warm-up: the lease monitor thread starts with the first lease */
+	r = reg_pinned(&x, REG_OFF, REG_LEN, ZC_REG_NO_FALLBACK);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	fds = zt_fd_count();
+	maps = zt_map_count();
+	pins0 = zt_pins_settled();
+	s0 = stats(x.ctx);
+
+	r = reg_pinned(&x, REG_OFF, REG_LEN, ZC_REG_NO_FALLBACK);
+	a = zc_reg_addr(r);
+	zt_fill(a + MAP_AT, MAP_LEN, SEED_MAP, REG_OFF + MAP_AT);
+	memset(&sp, 0, sizeof sp);
+	sp.kind = BRK_READ;
+	sp.path = x.path;
+	sp.want_size = F_SIZE;
+	sp.chk[sp.nchk++] = (struct chk_range){ REG_OFF, MAP_AT, SEED_FILE };
+	sp.chk[sp.nchk++] = (struct chk_range){ REG_OFF + MAP_AT, MAP_LEN, SEED_MAP };
+	sp.chk[sp.nchk++] = (struct chk_range){ REG_OFF + MAP_AT + MAP_LEN, 4096, SEED_FILE };
+	run_breaker(&sp, &rep);
+
+	n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 1);
+	events_str(ev, n, eb, sizeof eb);
+	printf("pin_lease.%s: events after a break with ZC_REG_NO_FALLBACK: %s\n",
+	       g_variant, eb);
+	ck_assert_msg(n == 1, "expected one REVOKED event, got %d: %s", n, eb);
+	ev_check(&ev[0], ZC_EVENT_REVOKED, ZC_BACKEND_NONE, r, eb);
+	s1 = stats(x.ctx);
+	ck_assert_int_eq(s1.lease_breaks, s0.lease_breaks + 1);
+	ck_assert_int_eq(s1.revocations, s0.revocations + 1);
+	lease_is(x.fd, F_UNLCK, "after the break");
+	ck_assert_msg(zc_reg_backend(r) != ZC_BACKEND_BOUNCE,
+		      "ZC_REG_NO_FALLBACK registration moved to bounce");
+
+	ck_assert_int_eq(zc_read(r, 0, REG_OFF, 4096), -EKEYREVOKED);
+	ck_assert_int_eq(zc_write(r, 0, REG_OFF, 4096), -EKEYREVOKED);
+	ck_assert_int_eq(zc_sync(r, 0, 0), -EKEYREVOKED);
+	ck_assert_int_eq(zc_sync(r, MAP_AT, 4096), -EKEYREVOKED);
+	ck_assert_int_eq(zc_prep_read(q, r, 0, REG_OFF, 4096, 1), -EKEYREVOKED);
+	ck_assert_int_eq(zc_prep_write(q, r, 0, REG_OFF, 4096, 2), -EKEYREVOKED);
+	ck_assert_int_eq(zc_submit(q), 0);
+	ck_assert_int_eq(zc_reg_buf_index(r, 0, 4096), -ENODATA);
+	pins_back(pins0, pages, "after the break with ZC_REG_NO_FALLBACK: still pinned");
+	/* nothing the break did reached the file */
+	pread_verify(x.fd, REG_OFF + MAP_AT, MAP_LEN, SEED_MAP, "stores before the break");
+
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(zt_fd_count(), fds);
+	ck_assert_int_eq(zt_map_count(), maps);
+	lease_is(x.fd, F_UNLCK, "after destroy");
+	zc_queue_destroy(q);
+	plx_close(&x);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* one lease per file, shared by its registrations                      */
+
+START_TEST(test_pl_registrations_on_one_file_share_one_lease_and_break_together)
+{
+	struct plx x;
+	struct zc_reg *r1, *r2, *r3;
+	struct zc_stats s0, s1;
+	struct zc_event ev[16];
+	struct brk_spec sp;
+	struct brk_report rep;
+	char eb[2048];
+	const size_t half = REG_LEN / 2;
+	int n, rev1 = -1, chg1 = -1, rev2 = -1, chg2 = -1;
+
+	plx_open(&x, F_SIZE);
+	s0 = stats(x.ctx);
+	r1 = reg_pinned(&x, REG_OFF, half, 0);
+	r2 = reg_pinned(&x, REG_OFF + half, REG_LEN - half, 0);
+	lease_is(x.fd, F_WRLCK, "two registrations");
+	/* a third on an overlapping range comes and goes: the lease stays */
+	r3 = reg_pinned(&x, REG_OFF + 4096, 65536, 0);
+	ck_assert_int_eq(zc_reg_destroy(r3), 0);
+	lease_is(x.fd, F_WRLCK, "one of three destroyed");
+
+	zt_fill((uint8_t *)zc_reg_addr(r1) + MAP_AT, MAP_LEN, SEED_MAP, REG_OFF + MAP_AT);
+	zt_fill(zc_reg_addr(r2), 8192, SEED_W, REG_OFF + half);
+
+	memset(&sp, 0, sizeof sp);
+	sp.kind = BRK_WRITE;
+	sp.path = x.path;
+	sp.want_size = F_SIZE;
+	sp.chk[sp.nchk++] = (struct chk_range){ REG_OFF + MAP_AT, MAP_LEN, SEED_MAP };
+	sp.chk[sp.nchk++] = (struct chk_range){ REG_OFF + half, 8192, SEED_W };
+	sp.chk[sp.nchk++] = (struct chk_range){ REG_OFF + half + 8192, 4096, SEED_FILE };
+	run_breaker(&sp, &rep);
+
+	ck_assert_int_eq(zc_reg_backend(r1), ZC_BACKEND_BOUNCE);
+	ck_assert_int_eq(zc_reg_backend(r2), ZC_BACKEND_BOUNCE);
+	n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 4);
+	events_str(ev, n, eb, sizeof eb);
+	printf("pin_lease.%s: events after breaking a lease shared by two "
+	       "registrations: %s\n", g_variant, eb);
+	ck_assert_msg(n == 4, "expected 4 events, got %d: %s", n, eb);
+	for (int i = 0; i < n; i++) {
+		int *slot = ev[i].reg == r1 ? (ev[i].type == ZC_EVENT_REVOKED ? &rev1 : &chg1)
+			  : ev[i].reg == r2 ? (ev[i].type == ZC_EVENT_REVOKED ? &rev2 : &chg2)
+					    : NULL;
+		ck_assert_msg(slot && *slot < 0, "unexpected event %d: %s", i, eb);
+		ck_assert_msg(ev[i].from == ZC_BACKEND_PIN_LEASE &&
+				      ev[i].to == ZC_BACKEND_BOUNCE,
+			      "event %d: %s", i, eb);
+		*slot = i;
+	}
+	ck_assert_msg(rev1 >= 0 && chg1 > rev1 && rev2 >= 0 && chg2 > rev2,
+		      "per registration REVOKED must come before BACKEND_CHANGED: %s", eb);
+	s1 = stats(x.ctx);
+	ck_assert_int_eq(s1.lease_breaks, s0.lease_breaks + 1);
+	ck_assert_int_eq(s1.revocations, s0.revocations + 2);
+	lease_is(x.fd, F_UNLCK, "after the break");
+	ck_assert_int_eq(zt_verify((uint8_t *)zc_reg_addr(r1) + MAP_AT, MAP_LEN, SEED_MAP,
+				   REG_OFF + MAP_AT), -1);
+	ck_assert_int_eq(zt_verify(zc_reg_addr(r2), 8192, SEED_W, REG_OFF + half), -1);
+	ck_assert_int_eq(zc_reg_destroy(r1), 0);
+	ck_assert_int_eq(zc_reg_destroy(r2), 0);
+
+	/* the breaker is gone: a new registration takes a new lease */
+	r3 = reg_pinned(&x, REG_OFF, REG_LEN, 0);
+	lease_is(x.fd, F_WRLCK, "registered again after the break");
+	ck_assert_int_eq(zt_verify((uint8_t *)zc_reg_addr(r3) + MAP_AT, MAP_LEN, SEED_MAP,
+				   REG_OFF + MAP_AT), -1);
+	ck_assert_int_eq(zc_reg_destroy(r3), 0);
+	lease_is(x.fd, F_UNLCK, "after destroy");
+	plx_close(&x);
+}
+END_TEST
+
+START_TEST(test_pl_lease_released_with_the_last_registration_only)
+{
+	struct plx x;
+	struct zc_reg *r1, *r2;
+	struct fdsig sig0;
+
+	plx_open(&x, F_SIZE);
+	sig0 = fdsig_set_app(x.fd);
+	r1 = reg_pinned(&x, REG_OFF, 65536, 0);
+	r2 = reg_pinned(&x, 0, 4096, 0);
+	lease_is(x.fd, F_WRLCK, "two registrations");
+	ck_assert_int_eq(zc_reg_destroy(r1), 0);
+	lease_is(x.fd, F_WRLCK, "first of two destroyed");
+	ck_assert_int_eq(zc_reg_destroy(r2), 0);
+	lease_is(x.fd, F_UNLCK, "both destroyed");
+	fdsig_check(x.fd, &sig0, "both destroyed");
+	plx_close(&x);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* a write lease needs the only open of the file                        */
+
+START_TEST(test_pl_file_open_elsewhere_gives_eagain_and_uring_fixed)
+{
+	struct plx x;
+	struct zc_reg *r;
+	struct zc_attempt at;
+	struct fdsig sig0;
+	char ab[2048];
+	int fd2;
+
+	plx_open(&x, F_SIZE);
+	sig0 = fdsig_set_app(x.fd);
+	fd2 = open(x.path, O_RDONLY | O_CLOEXEC); /* this process, a second open */
+	ck_assert_int_ge(fd2, 0);
+	ck_assert_int_eq(reg_map(&x, REG_OFF, REG_LEN, 0, &r), 0);
+	zt_attempts_str(r, ab, sizeof ab);
+	ck_assert_msg(zt_find_attempt(r, ZC_BACKEND_PIN_LEASE, &at) && at.error == -EAGAIN,
+		      "no pin_lease -EAGAIN attempt: %s", ab);
+	ck_assert_msg(zc_reg_backend(r) == ZC_BACKEND_URING_FIXED,
+		      "landed on %s: %s", zc_backend_name(zc_reg_backend(r)), ab);
+	lease_is(x.fd, F_UNLCK, "lease refused");
+	fdsig_check(x.fd, &sig0, "lease refused");
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	close(fd2);
+	plx_close(&x);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* leaks                                                                */
+
+static void cycle_with_break(struct plx *x, unsigned flags)
+{
+	struct zc_reg *r = reg_pinned(x, REG_OFF, REG_LEN, flags);
+	struct zc_event ev[8];
+	struct brk_spec sp;
+	struct brk_report rep;
+
+	zt_fill((uint8_t *)zc_reg_addr(r) + MAP_AT, MAP_LEN, SEED_MAP, REG_OFF + MAP_AT);
+	memset(&sp, 0, sizeof sp);
+	sp.kind = BRK_READ;
+	sp.path = x->path;
+	sp.want_size = F_SIZE;
+	sp.chk[sp.nchk++] = (struct chk_range){ REG_OFF + MAP_AT, MAP_LEN, SEED_MAP };
+	run_breaker(&sp, &rep);
+	ck_assert_int_ge(collect_events(x->ctx, ev, ZT_ARRAY_SIZE(ev),
+					flags & ZC_REG_NO_FALLBACK ? 1 : 2), 1);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+}
+
+START_TEST(test_pl_destroy_and_break_leave_no_fd_mapping_pin_or_lease)
+{
+	struct plx x;
+	struct zc_reg *r;
+	struct fdsig sig0;
+	int fds, maps, fds2, maps2;
+	int64_t pins0, pages = (int64_t)(REG_LEN / 4096);
+
+	plx_open(&x, F_SIZE);
+	sig0 = fdsig_set_app(x.fd);
+	/* warm-up: the lease monitor thread, the queue of the context */
+	r = reg_pinned(&x, REG_OFF, REG_LEN, 0);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	cycle_with_break(&x, 0);
+	fds = zt_fd_count();
+	maps = zt_map_count();
+	pins0 = zt_pins_settled();
+
+	for (int i = 0; i < 4; i++) {
+		int64_t before = zt_pins_outstanding();
+
+		r = reg_pinned(&x, REG_OFF, REG_LEN, 0);
+		pins_raised(before, pages, "pin_lease registration");
+		lease_is(x.fd, F_WRLCK, "registered");
+		memset((char *)zc_reg_addr(r) + 4096, 0x5a, 8192);
+		ck_assert_int_eq(zc_reg_destroy(r), 0);
+		lease_is(x.fd, F_UNLCK, "after destroy");
+		fdsig_check(x.fd, &sig0, "after destroy");
+	}
+	cycle_with_break(&x, 0);
+	cycle_with_break(&x, 0);
+	cycle_with_break(&x, ZC_REG_NO_FALLBACK);
+	lease_is(x.fd, F_UNLCK, "after the breaks");
+	fdsig_check(x.fd, &sig0, "after the breaks");
+	ck_assert_msg(zt_fd_count() == fds, "fd count %d -> %d", fds, zt_fd_count());
+	ck_assert_msg(zt_map_count() == maps, "mapping count %d -> %d", maps,
+		      zt_map_count());
+	pins_back(pins0, pages, "4 destroys and 3 breaks");
+	plx_close(&x);
+
+	/* a whole context with its monitor thread, twice (the first warms
+	 * libc's thread-stack cache): nothing stays behind */
+	for (int round = 0; round < 2; round++) {
+		fds = zt_fd_count();
+		maps = zt_map_count();
+		pins0 = zt_pins_settled();
+		plx_open(&x, F_SIZE);
+		cycle_with_break(&x, 0);
+		r = reg_pinned(&x, REG_OFF, REG_LEN, 0);
+		ck_assert_int_eq(zc_reg_destroy(r), 0);
+		plx_close(&x);
+		fds2 = zt_fd_count();
+		maps2 = zt_map_count();
+		ck_assert_msg(fds2 == fds, "round %d: fd count %d -> %d", round, fds, fds2);
+		if (round == 1)
+			ck_assert_msg(maps2 == maps, "round %d: mapping count %d -> %d",
+				      round, maps, maps2);
+		pins_back(pins0, pages, "a whole context with a break");
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* ext4: the page-cache pin is refused and the lease dropped            */
+
+START_TEST(test_pl_ext4_pin_refused_lease_dropped_lands_on_bounce)
+{
+	struct plx x;
+	struct zc_reg *r;
+	struct zc_attempt a[16];
+	struct zc_stats s0, s1;
+	struct zc_event ev[8];
+	struct brk_spec sp;
+	struct brk_report rep;
+	struct fdsig sig0;
+	char ab[2048];
+	int n, k = 0;
+	static const enum zc_backend want[] = { ZC_BACKEND_PIN_LEASE,
+						ZC_BACKEND_URING_FIXED,
+						ZC_BACKEND_BOUNCE };
+	static const int want_err[] = { -EFAULT, -EFAULT, 0 };
+
+	plx_open(&x, F_SIZE);
+	sig0 = fdsig_set_app(x.fd);
+	s0 = stats(x.ctx);
+	ck_assert_int_eq(reg_map(&x, REG_OFF, REG_LEN, 0, &r), 0);
+	n = zc_reg_attempts(r, a, ZT_ARRAY_SIZE(a));
+	zt_attempts_str(r, ab, sizeof ab);
+	printf("pin_lease.%s: MAP_FILE O_RDWR attempts: %s\n", g_variant, ab);
+	for (int i = 0; i < n && i < (int)ZT_ARRAY_SIZE(a); i++) {
+		if (a[i].backend == ZC_BACKEND_P2P_BAR || a[i].backend == ZC_BACKEND_ODP_MR)
+			continue; /* declined up front, not part of this story */
+		ck_assert_msg(k < 3 && a[i].backend == want[k] && a[i].error == want_err[k],
+			      "attempts are not [pin_lease -EFAULT, uring_fixed -EFAULT, "
+			      "bounce 0]: %s", ab);
+		k++;
+	}
+	ck_assert_msg(k == 3, "attempts are not [pin_lease -EFAULT, uring_fixed -EFAULT, "
+		      "bounce 0]: %s", ab);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+
+	/* the lease was dropped with the failed pin */
+	lease_is(x.fd, F_UNLCK, "pin refused");
+	fdsig_check(x.fd, &sig0, "pin refused");
+	memset(&sp, 0, sizeof sp);
+	sp.kind = BRK_READ;
+	sp.path = x.path;
+	sp.want_size = F_SIZE;
+	sp.chk[sp.nchk++] = (struct chk_range){ 0, F_SIZE, SEED_FILE };
+	run_breaker(&sp, &rep); /* prints how long the open took */
+	sp.kind = BRK_WRITE;
+	run_breaker(&sp, &rep);
+	n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 0);
+	ck_assert_msg(n == 0, "events without a lease: %s", events_str(ev, n, ab, sizeof ab));
+	s1 = stats(x.ctx);
+	ck_assert_int_eq(s1.lease_breaks, s0.lease_breaks);
+	ck_assert_int_eq(s1.revocations, s0.revocations);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	fdsig_check(x.fd, &sig0, "after destroy");
+	plx_close(&x);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* unprivileged: not the owner, no CAP_LEASE                            */
+
+struct unpriv_arg {
+	const char *path;
+};
+
+static int unpriv_child(void *argp)
+{
+	const struct unpriv_arg *arg = argp;
+	struct zc_ctx *ctx;
+	struct zc_file *f;
+	struct zc_file_info fi;
+	struct zc_reg_params p;
+	struct zc_reg *r;
+	struct zc_attempt at;
+	char ab[2048];
+	int fd, rc;
+
+	ZT_CREQ(setgroups(0, NULL) == 0);
+	ZT_CREQ(setgid(65534) == 0);
+	ZT_CREQ(setuid(65534) == 0);
+	ZT_CREQ_MSG(!zt_have_cap(28), "CAP_LEASE still effective after setuid");
+	fd = open(arg->path, O_RDWR | O_CLOEXEC);
+	ZT_CREQ_MSG(fd >= 0, "open O_RDWR as uid 65534: %s", strerror(errno));
+	ZT_CREQ(zc_ctx_create(NULL, &ctx) == 0);
+	ZT_CREQ(zc_file_open(ctx, fd, 0, &f) == 0);
+	ZT_CREQ(zc_file_query(f, &fi, sizeof fi) == 0);
+	printf("pin_lease.%s: file info lease_reason: %s\n", "unpriv", fi.lease_reason);
+	ZT_CREQ_MSG(!(fi.flags & ZC_FILE_LEASE_OK), "ZC_FILE_LEASE_OK without ownership "
+		    "or CAP_LEASE (%s)", fi.lease_reason);
+	memset(&p, 0, sizeof p);
+	p.field_mask = ZC_REG_FIELD_LENGTH | ZC_REG_FIELD_FLAGS;
+	p.flags = ZC_REG_MAP_FILE;
+	p.length = 65536;
+	rc = zc_reg_create(f, &p, &r);
+	ZT_CREQ_MSG(rc == 0, "MAP_FILE registration as uid 65534: %d (%s)", rc,
+		    zc_strerror(rc));
+	zt_attempts_str(r, ab, sizeof ab);
+	printf("pin_lease.unpriv: attempts as uid 65534: %s\n", ab);
+	ZT_CREQ_MSG(zt_find_attempt(r, ZC_BACKEND_PIN_LEASE, &at) && at.error == -EACCES,
+		    "no pin_lease -EACCES attempt: %s", ab);
+	ZT_CREQ_MSG(zc_reg_backend(r) == ZC_BACKEND_URING_FIXED,
+		    "landed on %s, expected uring_fixed: %s",
+		    zc_backend_name(zc_reg_backend(r)), ab);
+	ZT_CREQ(fcntl(fd, F_GETLEASE) == F_UNLCK);
+	ZT_CREQ(zt_verify(zc_reg_addr(r), 65536, SEED_FILE, 0) == -1);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+	zc_file_close(f);
+	zc_ctx_destroy(ctx);
+	close(fd);
+	return 0;
+}
+
+START_TEST(test_pl_unprivileged_non_owner_gets_eacces_and_another_backend)
+{
+	char sub[PATH_MAX], path[PATH_MAX];
+	struct unpriv_arg arg;
+	int fd;
+
+	/* the per-run directory is 0700: let uid 65534 through */
+	ck_assert_int_eq(chmod(g_dir, 0711), 0);
+	snprintf(sub, sizeof sub, "%s/unpriv", g_dir);
+	ck_assert_int_eq(mkdir(sub, 0777), 0);
+	ck_assert_int_eq(chmod(sub, 0777), 0);
+	fd = zt_make_file(sub, 256 * ZT_KiB, SEED_FILE, O_RDONLY, path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	arg.path = path;
+	ZT_CK_CHILD_OK(zt_fork_run(unpriv_child, &arg));
+	unlink(path);
+	rmdir(sub);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+
+static void require_pin_lease(void)
+{
+	struct zc_ctx *ctx;
+	struct zc_backend_info bi;
+	int rc = zc_ctx_create(NULL, &ctx);
+
+	if (rc)
+		zt_skip("pin_lease.%s: zc_ctx_create: %s", g_variant, zc_strerror(rc));
+	rc = zc_ctx_query(ctx, ZC_BACKEND_PIN_LEASE, &bi);
+	zc_ctx_destroy(ctx);
+	if (rc)
+		zt_skip("pin_lease.%s: zc_ctx_query: %s", g_variant, zc_strerror(rc));
+	if (!bi.available)
+		zt_skip("pin_lease.%s: pin_lease unavailable: %s", g_variant, bi.reason);
+}
+
+static void read_lease_break_time(void)
+{
+	FILE *f = fopen("/proc/sys/fs/lease-break-time", "re");
+
+	if (f) {
+		if (fscanf(f, "%d", &g_lbt) != 1)
+			g_lbt = -1;
+		fclose(f);
+	}
+	/* "well inside": half of it, at most 10 s; with an unreadable or tiny
+	 * value the kernel's forced break cannot be told apart anyway */
+	g_limit_s = g_lbt >= 2 ? (g_lbt / 2.0 < 10.0 ? g_lbt / 2.0 : 10.0) : 10.0;
+	if (g_lbt < 2)
+		printf("pin_lease: fs.lease-break-time is %d: a breaker's blocking time "
+		       "cannot show whether the library released the lease\n", g_lbt);
+}
+
+int main(int argc, char **argv)
+{
+	const char *why = "?";
+	Suite *s = suite_create("pin_lease");
+	TCase *tc;
+
+	g_variant = argc > 1 ? argv[1] : "";
+	zt_init();
+	if (strcmp(g_variant, "tmpfs") == 0 || strcmp(g_variant, "unpriv") == 0) {
+		g_dir = zt_tmpfs_dir(&why);
+	} else if (strcmp(g_variant, "ext4") == 0) {
+		g_dir = zt_ext4_dir(&why);
+		if (g_dir && zt_fs_magic(g_dir) != ZT_EXT4_MAGIC)
+			zt_skip("pin_lease.ext4: %s is not ext4", g_dir);
+	} else {
+		fprintf(stderr, "usage: %s tmpfs|ext4|unpriv\n", argv[0]);
+		return 2;
+	}
+	if (!g_dir)
+		zt_skip("pin_lease.%s: %s", g_variant, why);
+	if (strcmp(g_variant, "unpriv") == 0 && geteuid() != 0)
+		zt_skip("pin_lease.unpriv: needs root to create a file owned by another "
+			"user and to setuid(65534)");
+	require_pin_lease();
+	read_lease_break_time();
+
+	tc = zt_tcase(g_variant);
+	if (strcmp(g_variant, "tmpfs") == 0) {
+		tcase_add_test(tc, test_pl_break_by_read_open_revokes_to_bounce);
+		tcase_add_test(tc, test_pl_break_by_write_open_revokes_to_bounce);
+		tcase_add_test(tc, test_pl_break_by_truncate_revokes_to_bounce_before_shrinking);
+		tcase_add_test(tc, test_pl_no_fallback_stays_revoked_and_destroys);
+		tcase_add_test(tc, test_pl_registrations_on_one_file_share_one_lease_and_break_together);
+		tcase_add_test(tc, test_pl_lease_released_with_the_last_registration_only);
+		tcase_add_test(tc, test_pl_file_open_elsewhere_gives_eagain_and_uring_fixed);
+		tcase_add_test(tc, test_pl_destroy_and_break_leave_no_fd_mapping_pin_or_lease);
+	} else if (strcmp(g_variant, "ext4") == 0) {
+		tcase_add_test(tc, test_pl_ext4_pin_refused_lease_dropped_lands_on_bounce);
+	} else {
+		tcase_add_test(tc, test_pl_unprivileged_non_owner_gets_eacces_and_another_backend);
+	}
+	suite_add_tcase(s, tc);
+	return zt_run_suite(s);
+}
