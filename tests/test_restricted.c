@@ -579,6 +579,9 @@ int main(int argc, char **argv)
 		}
 		if (!g_dir)
 			zt_skip("restricted.seccomp.%s: %s", fs, why);
+		if (!zt_liburing_built())
+			zt_skip("restricted.seccomp.%s: library built without liburing, "
+				"nothing to block", fs);
 		if (g_direct && !zt_odirect_works(g_dir, reason, sizeof reason))
 			zt_skip("restricted.seccomp.%s: %s", fs, reason);
 		st = zt_fork_run(child_probe_seccomp, NULL);

@@ -379,8 +379,9 @@ static void probe_map_file(struct zc_file *zf, struct file_report *fr)
 	register_once(zf, &p, rr);
 }
 
-/* Open without blocking on a FIFO or breaking someone's lease, then drop
- * O_NONBLOCK so the library sees an ordinary descriptor. */
+/* Open without blocking on a FIFO or waiting for a lease holder to let
+ * go (the open still starts the lease break: EAGAIN instead of a wait),
+ * then drop O_NONBLOCK so the library sees an ordinary descriptor. */
 static int open_file(const char *path, bool *rdwr)
 {
 	int fd, fl;
