@@ -41,6 +41,26 @@ static const char *not_built_reason(enum zc_backend b)
 	}
 }
 
+_Atomic unsigned zc_fork_generation;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+
+static void after_fork_in_child(void)
+{
+	atomic_fetch_add(&zc_fork_generation, 1);
+}
+
+static void install_fork_hook(void)
+{
+	pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
+int zc_fork_refuse(struct zc_ctx *ctx, const char *fn)
+{
+	zc_err(ctx, "%s: the object belongs to the parent process (used after "
+	       "fork); a child must not use or destroy it", fn);
+	return -ECHILD;
+}
+
 ZC_API unsigned zc_version(void)
 {
 	return ZC_VERSION_NUMBER;
@@ -223,6 +243,8 @@ ZC_API int zc_ctx_create(const struct zc_ctx_params *p, struct zc_ctx **out)
 		return -ENOMEM;
 	zc_log_init(&ctx->log, p);
 	ctx->events.fd = -1;
+	pthread_once(&fork_hook_once, install_fork_hook);
+	ctx->fork_generation = atomic_load(&zc_fork_generation);
 	if (!out) {
 		zc_err(ctx, "zc_ctx_create: out is NULL");
 		free(ctx);
@@ -260,8 +282,8 @@ ZC_API void zc_ctx_destroy(struct zc_ctx *ctx)
 {
 	unsigned files, queues;
 
-	if (!ctx)
-		return;
+	if (!ctx || zc_forked(ctx))
+		return; /* in a child: the parent's rings are not ours to close */
 	files = atomic_load(&ctx->nr_files);
 	queues = atomic_load(&ctx->nr_queues);
 	if (files || queues) {

@@ -378,6 +378,7 @@ ZC_API int zc_file_open(struct zc_ctx *ctx, int fd, unsigned flags,
 		       !out ? "out is NULL" : "flags must be 0");
 		return -EINVAL;
 	}
+	ZC_REFUSE_IN_CHILD(ctx, "zc_file_open");
 	err = check_fd(ctx, fd, &fl, &st);
 	if (err)
 		return err;
@@ -408,7 +409,7 @@ ZC_API void zc_file_close(struct zc_file *f)
 {
 	unsigned refs;
 
-	if (!f)
+	if (!f || zc_forked(f->ctx))
 		return;
 	refs = atomic_load(&f->refs);
 	if (refs) {

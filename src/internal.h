@@ -116,6 +116,7 @@ struct zc_ctx {
 	struct zc_ringset *rings;
 	char uring_reason[ZC_REASON_LEN];
 
+	unsigned fork_generation; /* zc_fork_generation when created */
 	struct zc_staging *staging;
 	struct zc_lease_monitor *lease_mon; /* started with the first lease */
 	int lease_signal;
@@ -123,6 +124,22 @@ struct zc_ctx {
 	_Atomic unsigned nr_files, nr_queues; /* live children */
 	struct zc_counters stats;
 };
+
+/* Objects belong to the process that made them: a forked child shares the
+ * parent's rings and leases, so every entry point refuses it (-ECHILD). */
+extern _Atomic unsigned zc_fork_generation;
+static inline bool zc_forked(const struct zc_ctx *ctx)
+{
+	return zc_unlikely(ctx->fork_generation !=
+			   atomic_load_explicit(&zc_fork_generation,
+						memory_order_relaxed));
+}
+int zc_fork_refuse(struct zc_ctx *ctx, const char *fn);
+#define ZC_REFUSE_IN_CHILD(ctx, fn)                                        \
+	do {                                                               \
+		if (zc_forked(ctx))                                        \
+			return zc_fork_refuse(ctx, fn);                    \
+	} while (0)
 
 int zc_events_init(struct zc_ctx *ctx);
 void zc_events_fini(struct zc_ctx *ctx);

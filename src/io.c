@@ -242,6 +242,7 @@ static ssize_t reg_io(struct zc_reg *r, const char *fn, enum zc_dir dir,
 
 	if (zc_unlikely(!r))
 		return -EINVAL;
+	ZC_REFUSE_IN_CHILD(r->ctx, fn);
 	ret = zc_check_io(r, fn, dir, reg_off, file_off, len);
 	if (ret || !len)
 		return ret;
@@ -271,6 +272,7 @@ ZC_API int zc_sync(struct zc_reg *r, size_t reg_off, size_t len)
 
 	if (!r)
 		return -EINVAL;
+	ZC_REFUSE_IN_CHILD(r->ctx, "zc_sync");
 	if (reg_off > r->length || len > r->length - reg_off) {
 		zc_err(r->ctx, "zc_sync: [%zu, +%zu) outside the registration of %zu bytes",
 		       reg_off, len, r->length);

@@ -54,6 +54,7 @@ ZC_API int zc_queue_create(struct zc_ctx *ctx, unsigned depth, unsigned flags,
 			       flags ? "flags must be 0" : "depth above 4096");
 		return -EINVAL;
 	}
+	ZC_REFUSE_IN_CHILD(ctx, "zc_queue_create");
 	if (!depth)
 		depth = ctx->queue_depth;
 	q = calloc(1, sizeof(*q) + depth * sizeof(q->ops[0]));
@@ -100,6 +101,7 @@ static int prep(struct zc_queue *q, const char *fn, enum zc_dir dir,
 
 	if (!q || !r)
 		return -EINVAL;
+	ZC_REFUSE_IN_CHILD(q->ctx, fn);
 	if (r->ctx != q->ctx) {
 		zc_err(q->ctx, "%s: registration belongs to another context", fn);
 		return -EXDEV;
@@ -217,6 +219,7 @@ ZC_API int zc_submit(struct zc_queue *q)
 
 	if (!q)
 		return -EINVAL;
+	ZC_REFUSE_IN_CHILD(q->ctx, "zc_submit");
 	n = run_inline(q);
 	if (!q->ring_prepped)
 		return (int)n;
@@ -256,6 +259,7 @@ ZC_API int zc_reap(struct zc_queue *q, struct zc_completion *out, unsigned max,
 			       "out is NULL");
 		return -EINVAL;
 	}
+	ZC_REFUSE_IN_CHILD(q->ctx, "zc_reap");
 	while (st.n < max && q->done_count) {
 		struct zc_op *op = &q->ops[q->done[q->done_head]];
 
@@ -275,7 +279,7 @@ ZC_API int zc_reap(struct zc_queue *q, struct zc_completion *out, unsigned max,
 
 ZC_API void zc_queue_destroy(struct zc_queue *q)
 {
-	if (!q)
+	if (!q || zc_forked(q->ctx))
 		return;
 	/* ops waiting for zc_submit never started: just let them go */
 	while (q->inline_head) {

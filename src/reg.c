@@ -139,6 +139,7 @@ ZC_API int zc_reg_create(struct zc_file *f, const struct zc_reg_params *p,
 			zc_err(f->ctx, "zc_reg_create: %s is NULL", !p ? "params" : "out");
 		return -EINVAL;
 	}
+	ZC_REFUSE_IN_CHILD(f->ctx, "zc_reg_create");
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -172,6 +173,7 @@ ZC_API int zc_reg_destroy(struct zc_reg *r)
 
 	if (!r)
 		return -EINVAL;
+	ZC_REFUSE_IN_CHILD(r->ctx, "zc_reg_destroy");
 	zc_reg_wait_revocation(r);
 	inflight = atomic_load(&r->inflight);
 	queued = atomic_load(&r->queued);
@@ -290,6 +292,7 @@ ZC_API int zc_ctx_uring_attach(struct zc_ctx *ctx, int ring_fd)
 
 	if (!ctx || ring_fd < 0)
 		return -EINVAL;
+	ZC_REFUSE_IN_CHILD(ctx, "zc_ctx_uring_attach");
 	ret = zc_rings_attach(ctx, ring_fd);
 	if (ret)
 		zc_err(ctx, "zc_ctx_uring_attach: ring fd %d: %s", ring_fd,
@@ -303,6 +306,7 @@ ZC_API int zc_ctx_uring_detach(struct zc_ctx *ctx, int ring_fd)
 
 	if (!ctx || ring_fd < 0)
 		return -EINVAL;
+	ZC_REFUSE_IN_CHILD(ctx, "zc_ctx_uring_detach");
 	ret = zc_rings_detach(ctx, ring_fd);
 	if (ret)
 		zc_err(ctx, "zc_ctx_uring_detach: ring fd %d: %s", ring_fd,
