@@ -47,6 +47,20 @@ static bool is_sep(char c)
 	return c == ',' || c == ' ' || c == '\t' || c == '\n';
 }
 
+/* The next comma/space separated token at *p; false at the end. */
+static bool next_token(const char **p, const char **tok, size_t *len)
+{
+	while (**p && is_sep(**p))
+		(*p)++;
+	if (!**p)
+		return false;
+	*tok = *p;
+	while (**p && !is_sep(**p))
+		(*p)++;
+	*len = (size_t)(*p - *tok);
+	return true;
+}
+
 int zc_parse_backends(const char *s, uint64_t *out, char *err, size_t errlen)
 {
 	bool exclude = false;
@@ -59,19 +73,12 @@ int zc_parse_backends(const char *s, uint64_t *out, char *err, size_t errlen)
 		exclude = true;
 		p++;
 	}
-	while (*p) {
-		const char *tok;
-		size_t len;
+	const char *tok;
+	size_t len;
+
+	while (next_token(&p, &tok, &len)) {
 		enum zc_backend b;
 
-		while (*p && is_sep(*p))
-			p++;
-		if (!*p)
-			break;
-		tok = p;
-		while (*p && !is_sep(*p))
-			p++;
-		len = (size_t)(p - tok);
 		if (len == 3 && !strncmp(tok, "all", 3)) {
 			set |= ZC_BACKENDS_ALL;
 			continue;
@@ -220,18 +227,10 @@ int zc_fault_parse(const char *s, struct zc_fault **out, char *err,
 
 	if (!f)
 		return -ENOMEM;
-	while (*p) {
-		const char *tok;
-		size_t len;
+	const char *tok;
+	size_t len;
 
-		while (*p && is_sep(*p))
-			p++;
-		if (!*p)
-			break;
-		tok = p;
-		while (*p && !is_sep(*p))
-			p++;
-		len = (size_t)(p - tok);
+	while (next_token(&p, &tok, &len)) {
 		if (f->count == ZC_FAULT_MAX ||
 		    parse_rule(tok, len, &f->rule[f->count])) {
 			set_err(err, errlen, tok, len);
