@@ -251,6 +251,51 @@ START_TEST(test_queue_depth32_random_writes_match_model)
 }
 END_TEST
 
+/* Without IORING_REGISTER_CLONE_BUFFERS (forced by ZC_FAULT=core:clone)
+ * the queue's ring must get the slots by registering them again: every
+ * completion then still runs on the fixed buffer, with no fallback flag. */
+static int child_no_clone_queue(void *arg)
+{
+	struct fx x;
+	struct op ops[DEPTH];
+	struct zc_completion c[DEPTH];
+	unsigned got = 0;
+
+	(void)arg;
+	setenv("ZC_FAULT", "core:clone:EINVAL", 1);
+	fx_open(&x, 0, ZC_BACKEND_BIT(ZC_BACKEND_URING_FIXED), g_v.direct, DEPTH);
+	memset(x.mem, 0, MEM_LEN);
+	for (unsigned i = 0; i < DEPTH; i++) {
+		ops[i] = (struct op){ .reg_off = (size_t)i * SLOT, .file_off = (uint64_t)i * 4096,
+				      .len = 4096, .expect = 4096, .ud = i };
+		ck_assert_int_eq(zc_prep_read(x.q, x.r, ops[i].reg_off, ops[i].file_off, 4096, i), 0);
+	}
+	ck_assert_int_eq(zc_submit(x.q), DEPTH);
+	while (got < DEPTH) {
+		int k = zc_reap(x.q, c, DEPTH, 1, -1);
+
+		ck_assert_int_ge(k, 1);
+		for (int i = 0; i < k; i++) {
+			ck_assert_int_eq(c[i].res, 4096);
+			ck_assert_msg(!(c[i].flags & ZC_CQE_F_FALLBACK),
+				      "op %llu left the fixed buffer (flags 0x%x): the re-registered "
+				      "slot is missing on the queue's ring",
+				      (unsigned long long)c[i].user_data, c[i].flags);
+			ck_assert_int_eq(zt_verify(x.mem + c[i].user_data * SLOT, 4096, F_SEED,
+						   c[i].user_data * 4096), -1);
+		}
+		got += (unsigned)k;
+	}
+	fx_close(&x);
+	return 0;
+}
+
+START_TEST(test_queue_without_clone_buffers_reregisters_slots)
+{
+	ZT_CK_CHILD_OK(zt_fork_run(child_no_clone_queue, NULL));
+}
+END_TEST
+
 START_TEST(test_queue_reap_max_caps_the_count)
 {
 	struct fx x;
@@ -676,6 +721,8 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_queue_depth32_random_writes_match_model);
 		tcase_add_test(tc, test_queue_reap_max_caps_the_count);
 		tcase_add_test(tc, test_queue_reap_with_unmet_min_returns_what_is_ready_at_timeout);
+		if (g_v.backend == ZC_BACKEND_URING_FIXED)
+			tcase_add_test(tc, test_queue_without_clone_buffers_reregisters_slots);
 	}
 	suite_add_tcase(s, tc);
 	return zt_run_suite(s);

@@ -41,6 +41,7 @@ enum clone_support { CLONE_UNKNOWN, CLONE_YES, CLONE_NO };
 
 struct zc_ringset {
 	pthread_mutex_t lock;
+	struct zc_fault *faults; /* core:clone forces the re-register path */
 	struct io_uring reg_ring; /* holds the table, runs no I/O */
 	unsigned features;
 	enum clone_support clone;
@@ -159,6 +160,7 @@ int zc_rings_init(struct zc_ctx *ctx, char *reason, size_t len)
 	}
 	for (unsigned i = 0; i < ZC_MAX_FIXED_FILES; i++)
 		rs->file_fd[i] = -1;
+	rs->faults = ctx->faults;
 	pthread_mutex_init(&rs->lock, NULL);
 	snprintf(reason, len, "io_uring available (features 0x%x)", rs->features);
 	ctx->rings = rs;
@@ -186,14 +188,16 @@ void zc_rings_fini(struct zc_ctx *ctx)
 static int clone_slots(struct zc_ringset *rs, struct zc_ring *r, unsigned off,
 		       unsigned nr, bool replace)
 {
+	int ret = zc_fault_hit(rs->faults, ZC_BACKEND_NONE, "clone");
 	struct zc_clone_buffers arg = {
 		.src_fd = (uint32_t)rs->reg_ring.ring_fd,
 		.flags = replace ? ZC_IORING_REGISTER_DST_REPLACE : 0,
 		.src_off = off, .dst_off = off, .nr = nr,
 	};
-	int ret = (int)syscall(__NR_io_uring_register, r->ring.ring_fd,
-			       ZC_IORING_REGISTER_CLONE_BUFFERS, &arg, 1);
-
+	if (ret)
+		return ret;
+	ret = (int)syscall(__NR_io_uring_register, r->ring.ring_fd,
+			   ZC_IORING_REGISTER_CLONE_BUFFERS, &arg, 1);
 	return ret < 0 ? -errno : 0;
 }
 

@@ -1187,14 +1187,18 @@ int main(int argc, char **argv)
 			fprintf(stderr, "zcbench: pthread_create failed\n");
 			exit(1); /* the barrier would wait for ever */
 		}
+	/* the first sample: everything set up, threads waiting, no I/O yet */
+	g.t0 = now_ns();
+	rss_sample(g.t0);
 	g.t0 = now_ns();
 	g.t_ramp_end = g.t0 + (uint64_t)(o.ramp * 1e9);
 	g.t_end = g.t_ramp_end + (uint64_t)(o.runtime * 1e9);
 	pthread_barrier_wait(&g.start);
-	if (o.ramp > 0 && !o.ops)
+	if (o.ramp > 0 && !o.ops) {
 		sleep_until(g.t_ramp_end);
+		rss_sample(now_ns());
+	}
 	getrusage(RUSAGE_SELF, &ru0);
-	rss_sample(now_ns());
 	if (!o.ops && o.rss_interval > 0) {
 		for (uint64_t t = g.t_ramp_end + (uint64_t)(o.rss_interval * 1e9);
 		     t < g.t_end; t += (uint64_t)(o.rss_interval * 1e9)) {
