@@ -137,7 +137,9 @@ static void on_signal(struct zc_lease_monitor *m, int fd, bool overflow)
 	pthread_mutex_lock(&m->lock);
 	for (struct zc_file *f = m->files; f && n < ZC_MAX_BREAKS_AT_ONCE;
 	     f = f->lease_next) {
-		if (overflow ? lease_breaking(f) : f->fd == fd) {
+		/* an fd number can be reused: a signal queued for an earlier
+		 * lease on this number must not break a new one */
+		if ((overflow || f->fd == fd) && lease_breaking(f)) {
 			atomic_fetch_add(&f->monitor_busy, 1); /* zc_file_close waits */
 			hit[n++] = f;
 		}
@@ -192,8 +194,13 @@ static int monitor_start(struct zc_lease_monitor *m)
 	sigset_t all;
 	int ret;
 
-	if (m->started)
+	if (m->started) {
+		/* another caller may be starting it: an owner tid of 0 would
+		 * make the lease signal process-directed */
+		while (!m->tid)
+			pthread_cond_wait(&m->ready, &m->lock);
 		return m->tid < 0 ? m->tid : 0;
+	}
 	m->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (m->wake_fd < 0)
 		return -errno;
