@@ -74,6 +74,9 @@ ZC_API int zc_ctx_events(struct zc_ctx *ctx, struct zc_event *out,
 			zc_err(ctx, "zc_ctx_events: out is NULL");
 		return -EINVAL;
 	}
+	/* the event fd is shared with the parent: draining it would hide the
+	 * parent's events */
+	ZC_REFUSE_IN_CHILD(ctx, "zc_ctx_events");
 	er = &ctx->events;
 	pthread_mutex_lock(&er->lock);
 	n = ZC_MIN(max, er->count);

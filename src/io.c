@@ -29,7 +29,7 @@ ssize_t zc_sys_rw(int fd, enum zc_dir dir, void *buf, size_t len, uint64_t off)
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
-			return done ? (ssize_t)done : -errno;
+			return -errno; /* even after progress: short means EOF */
 		if (n == 0)
 			break; /* EOF on read; a zero-byte write would spin */
 		done += (size_t)n;
@@ -128,7 +128,7 @@ static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 		done += u_len;
 	}
 	zc_stage_put(f->ctx, &st);
-	return done ? (ssize_t)done : ret;
+	return ret < 0 ? ret : (ssize_t)done;
 }
 
 bool zc_direct_aligned(const struct zc_file *f, const void *buf,
@@ -175,6 +175,7 @@ static ssize_t direct_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 
 	if (!middle || !aligned((uintptr_t)(buf + head), f->info.dio_mem_align))
 		return staged_rw(f, dir, buf, len, file_off);
+	/* any failure is the call's result: a short count means EOF only */
 	if (head) {
 		n = staged_rw(f, dir, buf, head, file_off);
 		if (n < 0 || (size_t)n < head)
@@ -183,12 +184,12 @@ static ssize_t direct_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 	}
 	n = backend_io(r, dir, reg_off + head, file_off + head, middle);
 	if (n < 0 || (size_t)n < middle)
-		return n < 0 ? (done ? done : n) : done + n;
+		return n < 0 ? n : done + n;
 	done += n;
 	if (tail) {
 		n = staged_rw(f, dir, buf + head + middle, tail, file_off + head + middle);
 		if (n < 0)
-			return done;
+			return n;
 		done += n;
 	}
 	return done;

@@ -22,6 +22,7 @@ struct zc_op {
 	uint64_t user_data;
 	struct zc_io io;
 	int64_t res;          /* OP_DONE: result of an inline run */
+	int prep_error;       /* OP_INLINE: complete with this instead */
 	unsigned next_inline; /* index + 1 of the next inline op, 0 = end */
 };
 
@@ -99,8 +100,11 @@ static int prep(struct zc_queue *q, const char *fn, enum zc_dir dir,
 	unsigned idx;
 	int ret;
 
-	if (!q || !r)
+	if (!q || !r) {
+		if (q)
+			zc_err(q->ctx, "%s: registration is NULL", fn);
 		return -EINVAL;
+	}
 	ZC_REFUSE_IN_CHILD(q->ctx, fn);
 	if (r->ctx != q->ctx) {
 		zc_err(q->ctx, "%s: registration belongs to another context", fn);
@@ -136,12 +140,10 @@ static int prep(struct zc_queue *q, const char *fn, enum zc_dir dir,
 		q->ring_prepped++;
 		return 0;
 	}
-	if (ret != -EAGAIN) {
-		op_release(q, op);
-		return ret;
-	}
-	/* runs inside zc_submit, in the order prepared */
+	/* runs inside zc_submit, in the order prepared; a backend's refusal
+	 * (an injected fault) becomes that op's result, as a ring error would */
 	op->state = OP_INLINE;
+	op->prep_error = ret == -EAGAIN ? 0 : ret;
 	op->flags |= ZC_CQE_F_INLINE;
 	if (q->inline_tail)
 		q->ops[q->inline_tail - 1].next_inline = idx + 1;
@@ -191,7 +193,8 @@ static unsigned run_inline(struct zc_queue *q)
 	while (q->inline_head) {
 		struct zc_op *op = &q->ops[q->inline_head - 1];
 		unsigned slot = (q->done_head + q->done_count) % q->depth;
-		ssize_t res = zc_reg_enter(op->r, &op->r->inflight);
+		ssize_t res = op->prep_error ? op->prep_error :
+			      zc_reg_enter(op->r, &op->r->inflight);
 
 		if (!res) {
 			if (op->io.len)

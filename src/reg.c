@@ -209,8 +209,11 @@ ZC_API size_t zc_reg_length(const struct zc_reg *r)
 ZC_API int zc_reg_attempts(const struct zc_reg *r, struct zc_attempt *out,
 			   unsigned max)
 {
-	if (!r || (!out && max))
+	if (!r || (!out && max)) {
+		if (r)
+			zc_err(r->ctx, "zc_reg_attempts: out is NULL with max %u", max);
 		return -EINVAL;
+	}
 	if (max)
 		memcpy(out, r->attempts, ZC_MIN(max, r->nr_attempts) * sizeof(*out));
 	return (int)r->nr_attempts;
@@ -218,8 +221,11 @@ ZC_API int zc_reg_attempts(const struct zc_reg *r, struct zc_attempt *out,
 
 ZC_API int zc_reg_rdma(const struct zc_reg *r, struct zc_rdma_keys *keys)
 {
-	if (!r || !keys)
+	if (!r || !keys) {
+		if (r)
+			zc_err(r->ctx, "zc_reg_rdma: keys is NULL");
 		return -EINVAL;
+	}
 	/* no backend of this release creates a memory region */
 	return -ENODATA;
 }
@@ -290,8 +296,11 @@ ZC_API int zc_ctx_uring_attach(struct zc_ctx *ctx, int ring_fd)
 {
 	int ret;
 
-	if (!ctx || ring_fd < 0)
+	if (!ctx || ring_fd < 0) {
+		if (ctx)
+			zc_err(ctx, "zc_ctx_uring_attach: ring fd %d", ring_fd);
 		return -EINVAL;
+	}
 	ZC_REFUSE_IN_CHILD(ctx, "zc_ctx_uring_attach");
 	ret = zc_rings_attach(ctx, ring_fd);
 	if (ret)
@@ -304,8 +313,11 @@ ZC_API int zc_ctx_uring_detach(struct zc_ctx *ctx, int ring_fd)
 {
 	int ret;
 
-	if (!ctx || ring_fd < 0)
+	if (!ctx || ring_fd < 0) {
+		if (ctx)
+			zc_err(ctx, "zc_ctx_uring_detach: ring fd %d", ring_fd);
 		return -EINVAL;
+	}
 	ZC_REFUSE_IN_CHILD(ctx, "zc_ctx_uring_detach");
 	ret = zc_rings_detach(ctx, ring_fd);
 	if (ret)
@@ -318,8 +330,13 @@ ZC_API int zc_reg_buf_index(const struct zc_reg *r, size_t reg_off, size_t len)
 {
 	int slot;
 
-	if (!r || !len || reg_off > r->length || len > r->length - reg_off)
+	if (!r)
 		return -EINVAL;
+	if (!len || reg_off > r->length || len > r->length - reg_off) {
+		zc_err(r->ctx, "zc_reg_buf_index: [%zu, +%zu) empty or outside the "
+		       "registration of %zu bytes", reg_off, len, r->length);
+		return -EINVAL;
+	}
 	if (r->revoked || r->backend == ZC_BACKEND_BOUNCE || !r->slot_count)
 		return -ENODATA;
 	slot = zc_reg_slot(r, reg_off, len);

@@ -76,6 +76,10 @@ static int try_backend(struct zc_reg *r, enum zc_backend b)
 	char reason[ZC_REASON_LEN] = "";
 	int ret;
 
+	/* set before reg: a revocable backend may be revoked (by the lease
+	 * monitor) as soon as its reg has published r */
+	r->backend = b;
+	r->ops = ops;
 	ret = zc_fault_hit(r->ctx->faults, b, "reg");
 	if (ret)
 		snprintf(reason, sizeof(reason), "%s registration: %s (injected by ZC_FAULT)",
@@ -85,11 +89,11 @@ static int try_backend(struct zc_reg *r, enum zc_backend b)
 	record(r, b, ret, reason);
 	if (ret) {
 		zc_count(&r->ctx->stats.backend[b].reg_failures, 1);
+		r->backend = ZC_BACKEND_NONE;
+		r->ops = NULL;
 		return ret;
 	}
 	zc_count(&r->ctx->stats.backend[b].regs, 1);
-	r->backend = b;
-	r->ops = ops;
 	return 0;
 }
 
@@ -133,8 +137,8 @@ int zc_select_and_register(struct zc_reg *r, uint64_t allowed)
 		return ret;
 	}
 	lost = first_lost(r);
-	r->fallback = lost >= 0;
-	if (r->fallback) {
+	if (lost >= 0) {
+		r->fallback = true;
 		zc_count(&r->ctx->stats.fallbacks, 1);
 		zc_info(r->ctx, "registration of %zu bytes fell back to %s: %s: %s",
 			r->length, zc_backend_name(r->backend),

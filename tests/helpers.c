@@ -700,6 +700,135 @@ int zt_find_attempt(const struct zc_reg *r, enum zc_backend b,
 }
 
 /* ------------------------------------------------------------------ */
+/* resources a stretch of code must give back                            */
+
+/* lines of /proc/self/maps but [heap]: glibc grows the brk heap on the
+ * first small allocation and trims it away again when the top is free,
+ * which says nothing about the code under test */
+int zt_map_count_noheap(void)
+{
+	static char buf[1 << 16];
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	setvbuf(f, buf, _IOFBF, sizeof buf);
+	while (fgets(line, sizeof line, f)) {
+		size_t l = strlen(line);
+
+		if (!strstr(line, "[heap]"))
+			n++;
+		/* a line longer than line[]: skip the rest of it */
+		while (l && line[l - 1] != '\n' && fgets(line, sizeof line, f))
+			l = strlen(line);
+	}
+	fclose(f);
+	return n;
+}
+
+void zt_res_snap(struct zt_res *r)
+{
+	r->fds = zt_fd_count();
+	r->maps = zt_map_count_noheap();
+	r->pins = zt_pins_settled();
+	r->vm_pin_kb = zt_vm_pin_kb();
+}
+
+int zt_res_check(const struct zt_res *before, int wait_ms, char *why, size_t len)
+{
+	struct zt_res now;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	size_t used = 0;
+	int64_t slack;
+	int bad = 0;
+
+	if (len)
+		why[0] = 0;
+	zt_res_snap(&now);
+	/* The kernel unpins a ring's buffers in a work item after the ring's
+	 * last close: give both counts time. $ZT_PIN_SLACK: pins that other
+	 * processes may hold meanwhile (a machine shared with other pinning
+	 * work); 0 unless set. */
+	slack = getenv("ZT_PIN_SLACK") ? atoll(getenv("ZT_PIN_SLACK")) : 0;
+	for (int waited = 0; before->pins != INT64_MIN && now.pins > before->pins + slack &&
+	     waited < wait_ms; waited += 20) {
+		nanosleep(&ts, NULL);
+		now.pins = zt_pins_settled();
+	}
+	for (int waited = 0; now.vm_pin_kb != before->vm_pin_kb && waited < wait_ms;
+	     waited += 20) {
+		nanosleep(&ts, NULL);
+		now.vm_pin_kb = zt_vm_pin_kb();
+	}
+#define ZT_RES_SAY(...)                                                    \
+	do {                                                               \
+		int w_ = snprintf(why + used, len > used ? len - used : 0, __VA_ARGS__); \
+		if (w_ > 0)                                                \
+			used += (size_t)w_;                                \
+		bad = 1;                                                   \
+	} while (0)
+	if (now.fds != before->fds)
+		ZT_RES_SAY("open fds %d -> %d; ", before->fds, now.fds);
+	if (zt_maps_meaningful() && now.maps != before->maps)
+		ZT_RES_SAY("/proc/self/maps lines %d -> %d; ", before->maps, now.maps);
+	if (before->pins != INT64_MIN && now.pins > before->pins + slack)
+		ZT_RES_SAY("pins outstanding (nr_foll_pin_acquired - released, system-wide) "
+			   "%lld -> %lld after %d ms; ", (long long)before->pins,
+			   (long long)now.pins, wait_ms);
+	if (now.vm_pin_kb != before->vm_pin_kb)
+		ZT_RES_SAY("VmPin %lld kB -> %lld kB; ", (long long)before->vm_pin_kb,
+			   (long long)now.vm_pin_kb);
+#undef ZT_RES_SAY
+	return bad ? -1 : 0;
+}
+
+int zt_log_line_has(const struct zt_log *l, int level, const char *n1,
+		    const char *n2, const char *n3, const char *n4)
+{
+	const char *need[4] = { n1, n2, n3, n4 };
+	char prefix[8];
+	const char *p = l->text;
+
+	snprintf(prefix, sizeof prefix, "%d: ", level);
+	while (p && *p) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		char line[2048];
+		size_t m = n < sizeof line - 1 ? n : sizeof line - 1;
+		int ok = 1;
+
+		memcpy(line, p, m);
+		line[m] = 0;
+		if (strncmp(line, prefix, strlen(prefix)) != 0)
+			ok = 0;
+		for (int i = 0; ok && i < 4; i++)
+			if (need[i] && !strstr(line + strlen(prefix), need[i]))
+				ok = 0;
+		if (ok)
+			return 1;
+		p = eol ? eol + 1 : NULL;
+	}
+	return 0;
+}
+
+long zt_env_long(const char *name, long def)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return def;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v <= 0)
+		return def;
+	return v;
+}
+
+/* ------------------------------------------------------------------ */
 /* variants                                                             */
 
 void zt_variant_require(const char *name, struct zt_variant *v)

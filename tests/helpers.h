@@ -172,6 +172,42 @@ int zt_find_attempt(const struct zc_reg *r, enum zc_backend b,
 		    struct zc_attempt *a);
 
 /* ------------------------------------------------------------------ */
+/* what a stretch of code must give back (reliability suites)            */
+
+struct zt_res {
+	int fds;           /* zt_fd_count() */
+	int maps;          /* lines of /proc/self/maps, [heap] not counted */
+	int64_t pins;      /* zt_pins_settled(), INT64_MIN if not reported */
+	int64_t vm_pin_kb; /* zt_vm_pin_kb(), -1 if not reported */
+};
+/* lines of /proc/self/maps except [heap], which glibc's brk heap makes
+ * appear and disappear as it grows and trims */
+int zt_map_count_noheap(void);
+/* take a snapshot of the counts above */
+void zt_res_snap(struct zt_res *r);
+/* 0 if the open fds, the mappings (where zt_maps_meaningful()) and VmPin
+ * are what they were in *before, and the system-wide pin count came back
+ * to at most its earlier value (plus $ZT_PIN_SLACK, default 0) within
+ * wait_ms (other processes' pins come and go; a leaked one stays). Else
+ * -1, with what differs in why. Safe in forked children: no Check
+ * assertions. */
+int zt_res_check(const struct zt_res *before, int wait_ms, char *why, size_t len);
+/* the same as a child assertion: print what leaked and _exit(1) */
+#define ZT_CREQ_NO_LEAK(before)                                           \
+	do {                                                              \
+		char zt_lw_[512];                                         \
+		if (zt_res_check((before), 3000, zt_lw_, sizeof zt_lw_))  \
+			zt_child_fail(__FILE__, __LINE__, "leak: %s", zt_lw_); \
+	} while (0)
+
+/* 1 if one line logged at `level` contains every one of the (up to 4)
+ * non-NULL needles */
+int zt_log_line_has(const struct zt_log *l, int level, const char *n1,
+		    const char *n2, const char *n3, const char *n4);
+/* a positive integer from the environment, else def */
+long zt_env_long(const char *name, long def);
+
+/* ------------------------------------------------------------------ */
 /* variants: one CTest entry per (file system, O_DIRECT, backend)        */
 
 struct zt_variant {

@@ -8,6 +8,7 @@
 #include "../internal.h"
 #if ZC_HAVE_LIBNUMA
 #include <numa.h>
+#include <numaif.h>
 #endif
 
 size_t zc_page_size(void)
@@ -76,8 +77,16 @@ void *zc_mem_alloc(struct zc_ctx *ctx, size_t len, int node)
 		return NULL;
 #if ZC_HAVE_LIBNUMA
 	/* placement is a preference for speed; failure to place is not fatal */
-	if (node >= 0 && numa_available() >= 0 && node <= numa_max_node())
-		numa_tonode_memory(p, len, node);
+	/* mbind with a mask on the stack: libnuma's allocating helpers exit
+	 * the process when they run out of memory */
+	if (node >= 0 && node < 1024 && numa_available() >= 0 &&
+	    node <= numa_max_node()) {
+		unsigned long mask[1024 / (8 * sizeof(unsigned long))] = { 0 };
+
+		mask[node / (8 * sizeof(unsigned long))] |=
+			1ul << (node % (8 * sizeof(unsigned long)));
+		mbind(p, len, MPOL_PREFERRED, mask, 1024, 0);
+	}
 #else
 	(void)node;
 #endif

@@ -612,18 +612,18 @@ ssize_t zc_ring_rw(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 		if (!ret)
 			ret = zc_ring_submit(ring);
 		if (ret < 0)
-			return done ? (ssize_t)done : ret;
+			return ret;
 		do
 			ret = io_uring_wait_cqe(&ring->ring, &cqe);
 		while (ret == -EINTR);
 		if (ret)
-			return done ? (ssize_t)done : ret;
+			return ret;
 		res = cqe->res;
 		io_uring_cqe_seen(&ring->ring, cqe);
 		if (res == -EINTR || res == -EAGAIN)
 			continue;
 		if (res < 0)
-			return done ? (ssize_t)done : res;
+			return res; /* short means EOF only */
 		if (res == 0)
 			break;
 		done += (size_t)res;
