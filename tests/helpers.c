@@ -752,8 +752,8 @@ int zt_res_check(const struct zt_res *before, int wait_ms, char *why, size_t len
 	 * processes may hold meanwhile (a machine shared with other pinning
 	 * work); 0 unless set. */
 	slack = getenv("ZT_PIN_SLACK") ? atoll(getenv("ZT_PIN_SLACK")) : 0;
-	for (int waited = 0; before->pins != INT64_MIN && now.pins > before->pins + slack &&
-	     waited < wait_ms; waited += 20) {
+	for (int waited = 0; before->pins != INT64_MIN && before->vm_pin_kb < 0 &&
+	     now.pins > before->pins + slack && waited < wait_ms; waited += 20) {
 		nanosleep(&ts, NULL);
 		now.pins = zt_pins_settled();
 	}
@@ -773,7 +773,11 @@ int zt_res_check(const struct zt_res *before, int wait_ms, char *why, size_t len
 		ZT_RES_SAY("open fds %d -> %d; ", before->fds, now.fds);
 	if (zt_maps_meaningful() && now.maps != before->maps)
 		ZT_RES_SAY("/proc/self/maps lines %d -> %d; ", before->maps, now.maps);
-	if (before->pins != INT64_MIN && now.pins > before->pins + slack)
+	/* VmPin counts this process's long-term pins (io_uring buffers) exactly;
+	 * the system-wide counter, which other processes move too, is the
+	 * judge only where VmPin is missing */
+	if (before->pins != INT64_MIN && before->vm_pin_kb < 0 &&
+	    now.pins > before->pins + slack)
 		ZT_RES_SAY("pins outstanding (nr_foll_pin_acquired - released, system-wide) "
 			   "%lld -> %lld after %d ms; ", (long long)before->pins,
 			   (long long)now.pins, wait_ms);

@@ -4,17 +4,23 @@
  * (default 10). Each loops: make its own tmpfs file (one fd), register it
  * MAP_FILE (pin_lease), store a per-iteration pattern through the mapping,
  * then at random
- *   wait        fork a child that opens (read or write) or truncates the
- *               file, breaking the lease, and checks every byte; wait for
- *               it, then check the registration (bounce, or revoked with
- *               ZC_REG_NO_FALLBACK), its memory and its I/O
+ *   wait        fork a child that opens (read or write) or truncates (to
+ *               the same size) the file, breaking the lease, and checks
+ *               every byte; wait for it, then check the registration
+ *               (bounce, or revoked with ZC_REG_NO_FALLBACK), its memory
+ *               and its I/O
  *   destroy     destroy right away
  *   concurrent  fork the breaker and destroy at once (after a random
  *               0..200 us), racing the lease monitor, then wait for it
- * and close. The main thread drains the event fd meanwhile. At the end the
- * events must match the stats, and fds, mappings and pins must be back
- * where they were after a warm-up round. The whole run is under an alarm()
- * watchdog: a deadlock fails the test instead of hanging it.
+ * and close. Before the fork or destroy, the lease and the fixed buffer must
+ * still be there (nobody opened this file). The main thread drains the
+ * event fd meanwhile. At the end the events must match the stats, and fds,
+ * mappings and pins (VmPin exactly, nr_foll_pin_* system wide) must be back
+ * where they were after a warm-up round, whose first registrations race
+ * to start the context's lease monitor. A lease-break signal that reaches
+ * an application thread fails the run (it would otherwise kill it). The
+ * whole run is under an alarm() watchdog: a deadlock fails the test instead
+ * of hanging it.
  *
  * A plain program: exit 0 pass, 1 fail, 77 skip.
  * Environment: ZT_STRESS_SECONDS (duration), ZT_STRESS_SEED (random seed).
@@ -32,9 +38,9 @@
 void __sanitizer_purge_allocator(void); /* sanitizer/allocator_interface.h */
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>

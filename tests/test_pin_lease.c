@@ -927,6 +927,74 @@ START_TEST(test_pl_lease_released_with_the_last_registration_only)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* two handles on one open file: the kernel keeps one lease per open file */
+/* description, shared by every zc_file made from it (same fd, a dup, or  */
+/* another context)                                                      */
+
+static void two_handles(int mode)
+{
+	static const char *const what[] = { "one context, the same fd twice",
+					    "two contexts, the same fd",
+					    "one context, the fd and a dup of it" };
+	struct plx x;
+	struct zc_ctx *ctx2;
+	struct zc_file *f2;
+	struct zc_reg *r1, *r2;
+	struct zc_reg_params p;
+	struct brk_spec sp;
+	struct brk_report rep;
+	char ab[2048];
+	int fd2;
+
+	plx_open(&x, F_SIZE);
+	if (mode == 1)
+		ck_assert_int_eq(zc_ctx_create(NULL, &ctx2), 0);
+	else
+		ctx2 = x.ctx;
+	fd2 = mode == 2 ? dup(x.fd) : x.fd;
+	ck_assert_int_ge(fd2, 0);
+	ck_assert_int_eq(zc_file_open(ctx2, fd2, 0, &f2), 0);
+	r1 = reg_pinned(&x, 0, 65536, 0);
+	memset(&p, 0, sizeof p);
+	p.field_mask = ZC_REG_FIELD_LENGTH | ZC_REG_FIELD_FLAGS;
+	p.length = 65536;
+	p.flags = ZC_REG_MAP_FILE;
+	ck_assert_int_eq(zc_reg_create(f2, &p, &r2), 0);
+	printf("pin_lease.%s: %s: second registration on %s: %s\n", g_variant, what[mode],
+	       zc_backend_name(zc_reg_backend(r2)), zt_attempts_str(r2, ab, sizeof ab));
+	ck_assert_int_eq(zc_reg_destroy(r1), 0);
+	if (zc_reg_backend(r2) == ZC_BACKEND_PIN_LEASE) {
+		/* r2's pages are pinned: the lease that guards them must stay */
+		lease_is(x.fd, F_WRLCK, "the other handle's registration destroyed, "
+			 "this one still pinned");
+	}
+	/* a truncate elsewhere must find every pin_lease registration revoked */
+	memset(&sp, 0, sizeof sp);
+	sp.kind = BRK_TRUNC;
+	sp.path = x.path;
+	sp.trunc_to = 4096;
+	sp.want_size = 4096;
+	sp.chk[sp.nchk++] = (struct chk_range){ 0, 4096, SEED_FILE };
+	run_breaker(&sp, &rep);
+	ck_assert_msg(zc_reg_backend(r2) != ZC_BACKEND_PIN_LEASE,
+		      "%s: the file was truncated under a pin_lease registration "
+		      "that was never revoked", what[mode]);
+	ck_assert_int_eq(zc_reg_destroy(r2), 0);
+	zc_file_close(f2);
+	if (mode == 1)
+		zc_ctx_destroy(ctx2);
+	if (mode == 2)
+		close(fd2);
+	plx_close(&x);
+}
+
+START_TEST(test_pl_two_handles_on_one_open_file_keep_the_lease_while_either_is_pinned)
+{
+	two_handles(_i);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* a write lease needs the only open of the file                        */
 
 START_TEST(test_pl_file_open_elsewhere_gives_eagain_and_uring_fixed)
@@ -1682,6 +1750,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_pl_registrations_on_one_file_share_one_lease_and_break_together);
 		tcase_add_test(tc, test_pl_lease_released_with_the_last_registration_only);
 		tcase_add_test(tc, test_pl_file_open_elsewhere_gives_eagain_and_uring_fixed);
+		tcase_add_loop_test(tc, test_pl_two_handles_on_one_open_file_keep_the_lease_while_either_is_pinned, 0, 3);
 		tcase_add_test(tc, test_pl_destroy_and_break_leave_no_fd_mapping_pin_or_lease);
 		tcase_add_test(tc, test_pl_break_waits_for_sync_io_of_another_thread);
 		tcase_add_test(tc, test_pl_break_during_sync_io_no_fallback_gives_ekeyrevoked_only);

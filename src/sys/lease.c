@@ -246,6 +246,13 @@ int zc_lease_take(struct zc_file *f, int type, char *reason, size_t len)
 		f->lease_refs++;
 		return 0;
 	}
+	/* one lease per open file description: another zc_file on this fd
+	 * (or a dup of it, or another context) already holds it */
+	if (fcntl(f->fd, F_GETLEASE) != F_UNLCK) {
+		snprintf(reason, len, "the open file already carries a lease "
+			 "(another zc_file on this fd or a dup of it)");
+		return -EBUSY;
+	}
 	pthread_mutex_lock(&m->lock);
 	ret = monitor_start(m);
 	owner = (struct f_owner_ex){ .type = F_OWNER_TID, .pid = m->tid };
