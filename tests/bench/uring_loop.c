@@ -108,6 +108,20 @@ static double hist_pct(double pct)
 	return (double)h_max;
 }
 
+/* 4096, 4k, 128K, 1M, 1G (powers of 1024) */
+static uint64_t parse_size(const char *s)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'k': case 'K': return v << 10;
+	case 'm': case 'M': return v << 20;
+	case 'g': case 'G': return v << 30;
+	default: return v;
+	}
+}
+
 static uint64_t rng;
 static inline uint64_t rng_next(void)
 {
@@ -132,7 +146,7 @@ int main(int argc, char **argv)
 	struct io_uring_params p;
 	struct iovec iov;
 	struct rusage ru0, ru1;
-	uint64_t *t_sub, t_start, t_end, deadline, tnow;
+	uint64_t *t_sub, t_start, t_end = 0, deadline, tnow;
 	unsigned *prepped, nprep = 0, inflight = 0;
 	bool stopping = false;
 	char *buf;
@@ -144,8 +158,8 @@ int main(int argc, char **argv)
 		case 'r': rnd = true; break;
 		case 'd': direct = true; break;
 		case 'q': qd = (unsigned)atoi(optarg); break;
-		case 'b': bs = (size_t)strtoull(optarg, NULL, 0); break;
-		case 's': size = strtoull(optarg, NULL, 0); break;
+		case 'b': bs = (size_t)parse_size(optarg); break;
+		case 's': size = parse_size(optarg); break;
 		case 'T': runtime = atof(optarg); break;
 		case 'S': seed = strtoull(optarg, NULL, 0); break;
 		case 'f':
