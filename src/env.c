@@ -252,10 +252,8 @@ void zc_fault_free(struct zc_fault *f)
 	free(f);
 }
 
-int zc_fault_hit(struct zc_fault *f, enum zc_backend b, const char *step)
+int zc_fault_hit_rules(struct zc_fault *f, enum zc_backend b, const char *step)
 {
-	if (zc_likely(!f))
-		return 0;
 	for (unsigned i = 0; i < f->count; i++) {
 		struct zc_fault_rule *r = &f->rule[i];
 		unsigned long hit;

@@ -123,6 +123,8 @@ int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
 	int ret;
 
 	ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
+	if (!ret && zc_file_queue_inline(r->file))
+		return -EAGAIN; /* run inside zc_submit */
 	if (!ret && zc_ring_has_slot(ring, slot))
 		return zc_ring_prep(ring, r->file, io->dir, io->buf, io->len,
 				    io->file_off, slot, cookie);

@@ -69,8 +69,15 @@ int zc_parse_errno(const char *s, size_t len);
 int zc_fault_parse(const char *s, struct zc_fault **out, char *err,
 		   size_t errlen);
 void zc_fault_free(struct zc_fault *f);
-/* -errno if the named step must fail now, else 0; counts hits */
-int zc_fault_hit(struct zc_fault *f, enum zc_backend b, const char *step);
+/* -errno if the named step must fail now, else 0; counts hits. Inline
+ * test first: data paths call it once per operation, and the rules are
+ * almost always absent. */
+int zc_fault_hit_rules(struct zc_fault *f, enum zc_backend b, const char *step);
+static inline int zc_fault_hit(struct zc_fault *f, enum zc_backend b,
+			       const char *step)
+{
+	return __builtin_expect(f == NULL, 1) ? 0 : zc_fault_hit_rules(f, b, step);
+}
 
 /* ------------------------------------------------------------------ */
 /* context                                                              */
@@ -179,6 +186,18 @@ uint64_t zc_file_serial_next(void);
 static inline bool zc_file_direct(const struct zc_file *f)
 {
 	return f->info.flags & ZC_FILE_DIRECT;
+}
+
+/*
+ * Do queued operations on f run best inside zc_submit? Yes on tmpfs,
+ * ramfs and hugetlbfs: io_uring has no non-blocking read/write path for
+ * them and sends every operation to an io-wq worker thread (a wake-up and
+ * a context switch each way), while the data is always in memory and the
+ * copy pread does is all the work there is.
+ */
+static inline bool zc_file_queue_inline(const struct zc_file *f)
+{
+	return f->info.flags & ZC_FILE_SHMEM;
 }
 
 /* ------------------------------------------------------------------ */

@@ -39,16 +39,35 @@ ssize_t zc_sys_rw(int fd, enum zc_dir dir, void *buf, size_t len, uint64_t off)
 
 /* Aligned transfer between the file and a staging chunk. */
 static ssize_t stage_rw(struct zc_file *f, const struct zc_stage *st,
-			enum zc_dir dir, size_t len, uint64_t off)
+			char *win, enum zc_dir dir, size_t len, uint64_t off)
 {
 	struct zc_ring *ring;
 	ssize_t ret;
 
 	if (st->slot < 0 || !(ring = zc_ring_get(f->ctx)))
-		return zc_sys_rw(f->fd, dir, st->buf, len, off);
-	ret = zc_ring_rw(ring, f, dir, st->buf, len, off, st->slot);
+		return zc_sys_rw(f->fd, dir, win, len, off);
+	ret = zc_ring_rw(ring, f, dir, win, len, off, st->slot);
 	zc_ring_put(f->ctx, ring);
 	return ret;
+}
+
+/*
+ * glibc's memcpy runs up to 16 times slower when its destination lies 1
+ * to 63 bytes past its source modulo 4 KiB (128 KiB copies: 2.8 against
+ * 47 GB/s on AMD Zen 3): its loads alias the stores it has just made.
+ * Caller memory a few bytes past a page boundary meets the page-aligned
+ * staging chunk that way, so such a window starts one O_DIRECT memory
+ * alignment unit (at least 64 bytes) into the chunk instead.
+ */
+static size_t stage_skew(const struct zc_file *f, enum zc_dir dir,
+			 const char *user, size_t head)
+{
+	const size_t a = ZC_MAX((size_t)f->info.dio_mem_align, (size_t)64);
+	/* the chunk is page-aligned: the staged bytes start at head mod 4 KiB */
+	size_t d = (dir == ZC_DIR_READ ? (uintptr_t)user - head :
+					 head - (uintptr_t)user) & 4095;
+
+	return d && d < 64 && a < 4096 ? a : 0;
 }
 
 /*
@@ -71,24 +90,28 @@ static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 	while (done < len) {
 		uint64_t u_off = off + done;
 		uint64_t w_off = u_off & ~(oa - 1);
-		size_t u_len = ZC_MIN(len - done, st.size - (size_t)(u_off - w_off));
+		size_t head = (size_t)(u_off - w_off);
+		size_t skew = stage_skew(f, dir, (char *)buf + done, head);
+		size_t cap = st.size - skew;
+		char *win = (char *)st.buf + skew;
+		size_t u_len = ZC_MIN(len - done, cap - head);
 		uint64_t w_end = (u_off + u_len + oa - 1) & ~(oa - 1);
-		size_t w_len = (size_t)(w_end - w_off), head = (size_t)(u_off - w_off);
+		size_t w_len = (size_t)(w_end - w_off);
 		ssize_t n;
 
-		if (w_len > st.size) { /* the window's last block does not fit */
+		if (w_len > cap) { /* the window's last block does not fit */
 			w_len -= (size_t)oa;
 			u_len = w_len - head;
 		}
 		if (dir == ZC_DIR_READ) {
-			n = stage_rw(f, &st, ZC_DIR_READ, w_len, w_off);
+			n = stage_rw(f, &st, win, ZC_DIR_READ, w_len, w_off);
 			if (n < 0) {
 				ret = (int)n;
 				break;
 			}
 			n = ZC_MAX(n - (ssize_t)head, 0);
 			n = ZC_MIN((size_t)n, u_len);
-			memcpy((char *)buf + done, (char *)st.buf + head, (size_t)n);
+			memcpy((char *)buf + done, win + head, (size_t)n);
 			done += (size_t)n;
 			if ((size_t)n < u_len)
 				break; /* EOF */
@@ -99,9 +122,9 @@ static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 		if (head || u_len != w_len) {
 			struct stat sb;
 
-			n = stage_rw(f, &st, ZC_DIR_READ, w_len, w_off);
+			n = stage_rw(f, &st, win, ZC_DIR_READ, w_len, w_off);
 			if (n >= 0 && (size_t)n < w_len)
-				memset((char *)st.buf + n, 0, w_len - (size_t)n);
+				memset(win + n, 0, w_len - (size_t)n);
 			if (n >= 0 && fstat(f->fd, &sb) < 0)
 				n = -errno;
 			if (n >= 0)
@@ -111,8 +134,8 @@ static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 		if (n >= 0) {
 			uint64_t final_size = (uint64_t)n;
 
-			memcpy((char *)st.buf + head, (char *)buf + done, u_len);
-			n = stage_rw(f, &st, ZC_DIR_WRITE, w_len, w_off);
+			memcpy(win + head, (char *)buf + done, u_len);
+			n = stage_rw(f, &st, win, ZC_DIR_WRITE, w_len, w_off);
 			if (n == (ssize_t)w_len && w_end > final_size &&
 			    (head || u_len != w_len) &&
 			    ftruncate(f->fd, (off_t)final_size) < 0)

@@ -82,6 +82,8 @@ static int bounce_prep(struct zc_queue *q, struct zc_reg *r,
 
 	if (ret)
 		return ret;
+	if (zc_file_queue_inline(r->file))
+		return -EAGAIN; /* run inside zc_submit */
 	return zc_ring_prep(zc_queue_ring(q), r->file, io->dir, io->buf, io->len,
 			    io->file_off, -1, cookie);
 }

@@ -120,8 +120,10 @@ static int ring_setup(struct io_uring *ring, unsigned depth, unsigned *features)
 	int ret;
 
 	memset(&p, 0, sizeof(p));
-	/* completions are reaped by the submitting thread: no IPI needed */
-	p.flags = IORING_SETUP_COOP_TASKRUN;
+	/* completions are reaped by the submitting thread: no IPI needed;
+	 * TASKRUN_FLAG says in the SQ ring when completions wait for us to
+	 * enter the kernel, so a non-blocking zc_reap knows to */
+	p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 	ret = io_uring_queue_init_params(depth, ring, &p);
 	if (ret == -EINVAL) {
 		memset(&p, 0, sizeof(p));
@@ -585,6 +587,11 @@ int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
 		while (ret == -EINTR);
 		if (ret && ret != -ETIME && ret != -EAGAIN)
 			return ret;
+	} else {
+		/* non-blocking: with COOP_TASKRUN, completions of I/O that
+		 * finished elsewhere are posted only when this thread enters
+		 * the kernel; peek does that when the kernel flags it */
+		io_uring_peek_cqe(&ring->ring, &cqe);
 	}
 	io_uring_for_each_cqe(&ring->ring, head, cqe) {
 		if (n == max)
@@ -609,10 +616,16 @@ ssize_t zc_ring_rw(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 
 		ret = zc_ring_prep(ring, f, dir, (char *)buf + done, chunk,
 				   off + done, slot, 0);
-		if (!ret)
-			ret = zc_ring_submit(ring);
+		if (ret)
+			return ret;
+		/* submit and wait in one io_uring_enter; -EINTR before the
+		 * submission leaves the SQE queued for the next try */
+		do
+			ret = io_uring_submit_and_wait(&ring->ring, 1);
+		while (ret == -EINTR);
 		if (ret < 0)
 			return ret;
+		/* the CQE is normally there: no further system call */
 		do
 			ret = io_uring_wait_cqe(&ring->ring, &cqe);
 		while (ret == -EINTR);
