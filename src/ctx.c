@@ -16,6 +16,8 @@
 #define ZC_CTX_FLAGS_ALL ZC_CTX_NO_URING
 #define ZC_MAX_QUEUE_DEPTH 4096u
 #define ZC_MIN_BOUNCE_BYTES (64u << 10)
+/* staging is a table of 1 MiB chunks: 64 GiB is 65536 of them */
+#define ZC_MAX_BOUNCE_BYTES (UINT64_C(64) << 30)
 
 /* Backends compiled into this build, indexed by enum zc_backend. */
 static const struct zc_backend_ops *const built_backends[ZC_BACKEND_MAX + 1] = {
@@ -98,10 +100,12 @@ static int check_params(const struct zc_ctx_params *p, struct zc_log *log)
 		return -EINVAL;
 	}
 	if ((m & ZC_CTX_FIELD_BOUNCE_BYTES) &&
-	    p->bounce_bytes < ZC_MIN_BOUNCE_BYTES) {
+	    (p->bounce_bytes < ZC_MIN_BOUNCE_BYTES ||
+	     p->bounce_bytes > ZC_MAX_BOUNCE_BYTES)) {
 		zc_logf(log, ZC_LOG_ERROR,
-			"zc_ctx_create: bounce_bytes %zu below the minimum %u",
-			p->bounce_bytes, ZC_MIN_BOUNCE_BYTES);
+			"zc_ctx_create: bounce_bytes %zu not in %u..%llu",
+			p->bounce_bytes, ZC_MIN_BOUNCE_BYTES,
+			(unsigned long long)ZC_MAX_BOUNCE_BYTES);
 		return -EINVAL;
 	}
 	if ((m & ZC_CTX_FIELD_NUMA_NODE) && p->numa_node < -1) {

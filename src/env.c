@@ -90,7 +90,9 @@ int zc_parse_backends(const char *s, uint64_t *out, char *err, size_t errlen)
 		}
 		set |= ZC_BACKEND_BIT(b);
 	}
-	if (!set) {
+	/* an empty result (nothing named, or everything excluded) is a typo,
+	 * not a wish for a library that can register nothing */
+	if (!set || !(exclude ? (ZC_BACKENDS_ALL & ~set) : set)) {
 		set_err(err, errlen, s, strlen(s));
 		return -EINVAL;
 	}

@@ -175,7 +175,7 @@ static void complete(struct zc_queue *q, struct zc_op *op, int64_t res,
 	if (out)
 		*out = (struct zc_completion){
 			.user_data = op->user_data, .res = res,
-			.backend = op->r->backend, .flags = op->flags,
+			.backend = zc_reg_backend(op->r), .flags = op->flags,
 		};
 	if (op->state == OP_RING) {
 		zc_count(&ctx->stats.backend[op->r->backend].ops, 1);

@@ -170,14 +170,19 @@ ZC_API int zc_reg_create(struct zc_file *f, const struct zc_reg_params *p,
 ZC_API int zc_reg_destroy(struct zc_reg *r)
 {
 	int inflight, queued;
+	struct zc_file *f;
 
 	if (!r)
 		return -EINVAL;
+	f = r->file;
 	ZC_REFUSE_IN_CHILD(r->ctx, "zc_reg_destroy");
-	zc_reg_wait_revocation(r);
+	/* a lease break revokes under this lock: holding it, destroy sees the
+	 * registration either before a revocation or after it, never inside */
+	pthread_mutex_lock(&f->lease_lock);
 	inflight = atomic_load(&r->inflight);
 	queued = atomic_load(&r->queued);
 	if (inflight || queued) {
+		pthread_mutex_unlock(&f->lease_lock);
 		zc_err(r->ctx, "zc_reg_destroy: %d operations still in flight",
 		       inflight + queued);
 		return -EBUSY;
@@ -186,6 +191,7 @@ ZC_API int zc_reg_destroy(struct zc_reg *r)
 	/* slots outlive a revocation: a revoked registration's are released
 	 * here (the backend that pinned them releases its own first) */
 	zc_rings_del_buffer(r->ctx, r->slot_first, r->slot_count);
+	pthread_mutex_unlock(&f->lease_lock);
 	atomic_fetch_sub(&r->file->refs, 1);
 	free(r);
 	return 0;
@@ -193,7 +199,8 @@ ZC_API int zc_reg_destroy(struct zc_reg *r)
 
 ZC_API enum zc_backend zc_reg_backend(const struct zc_reg *r)
 {
-	return r ? r->backend : ZC_BACKEND_NONE;
+	/* a lease break on the monitor thread may change it at any time */
+	return r ? __atomic_load_n(&r->backend, __ATOMIC_RELAXED) : ZC_BACKEND_NONE;
 }
 
 ZC_API void *zc_reg_addr(const struct zc_reg *r)
@@ -274,7 +281,7 @@ void zc_reg_revoke(struct zc_reg *r, int error)
 			       zc_backend_name(from), strerror(-ret));
 	} else {
 		r->ops = &zc_bounce_ops;
-		r->backend = ZC_BACKEND_BOUNCE;
+		__atomic_store_n(&r->backend, ZC_BACKEND_BOUNCE, __ATOMIC_RELAXED);
 		r->fallback = true;
 		zc_count(&ctx->stats.fallbacks, 1);
 	}

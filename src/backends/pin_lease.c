@@ -100,18 +100,14 @@ static bool unlink_leased(struct zc_reg *r)
 	return false;
 }
 
-/* Pin, then mapping, then lease, all under the lease lock so that a break
- * being handled on the monitor thread finishes with r first. */
+/* Pin, then mapping, then lease; zc_reg_destroy holds the lease lock, so a
+ * break handled on the monitor thread has finished with r or not begun. */
 static void pl_dereg(struct zc_reg *r)
 {
-	struct zc_file *f = r->file;
-
-	pthread_mutex_lock(&f->lease_lock);
 	zc_fixed_unpin(r);
 	zc_unmap(r);
 	if (unlink_leased(r))
-		zc_lease_put(f);
-	pthread_mutex_unlock(&f->lease_lock);
+		zc_lease_put(r->file);
 }
 
 /*

@@ -13,11 +13,14 @@
 
 size_t zc_page_size(void)
 {
-	static size_t page;
+	static size_t page; /* set once, by whichever thread comes first */
+	size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
 
-	if (!page)
-		page = (size_t)sysconf(_SC_PAGESIZE);
-	return page;
+	if (!p) {
+		p = (size_t)sysconf(_SC_PAGESIZE);
+		__atomic_store_n(&page, p, __ATOMIC_RELAXED);
+	}
+	return p;
 }
 
 /* Anonymous huge pages show up with a path and an inode but are not a

@@ -51,17 +51,21 @@ struct zc_ringset {
 	int file_fd[ZC_MAX_FIXED_FILES];     /* -1: free */
 };
 
+/* Atomic: a queue's owner reads its ring's bits without the ring set's
+ * lock while registrations and revocations change them; either value of
+ * a changing bit is handled (a missing slot takes the plain path). */
 static bool bit_get(const uint64_t *w, unsigned i)
 {
-	return w[i / 64] >> (i % 64) & 1;
+	return __atomic_load_n(&w[i / 64], __ATOMIC_RELAXED) >> (i % 64) & 1;
 }
 
 static void bit_set(uint64_t *w, unsigned i, bool v)
 {
 	if (v)
-		w[i / 64] |= UINT64_C(1) << (i % 64);
+		__atomic_fetch_or(&w[i / 64], UINT64_C(1) << (i % 64), __ATOMIC_RELAXED);
 	else
-		w[i / 64] &= ~(UINT64_C(1) << (i % 64));
+		__atomic_fetch_and(&w[i / 64], ~(UINT64_C(1) << (i % 64)),
+				   __ATOMIC_RELAXED);
 }
 
 static int read_int_file(const char *path, int *val)
