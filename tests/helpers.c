@@ -360,11 +360,21 @@ int zt_map_count(void)
 #define ZT_ASAN 1
 #endif
 
+/* ThreadSanitizer's runtime maps memory at will too */
+#if defined(__SANITIZE_THREAD__)
+#define ZT_TSAN 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ZT_TSAN 1
+#endif
+#endif
+
 /* The sanitizers' allocators and valgrind's own mappings come and go in
  * /proc/self/maps: line counts mean nothing there. */
 int zt_maps_meaningful(void)
 {
-#ifdef ZT_ASAN
+#if defined(ZT_ASAN) || defined(ZT_TSAN)
 	return 0;
 #else
 	const char *pre = getenv("LD_PRELOAD");

@@ -170,7 +170,8 @@ static int map_count(void)
 	fclose(f);
 	return n;
 #else
-	return zt_map_count();
+	/* TSan and valgrind map at will: no count to compare (0 == 0) */
+	return zt_maps_meaningful() ? zt_map_count() : 0;
 #endif
 }
 
