@@ -370,6 +370,39 @@ int zt_map_count(void)
 #endif
 #endif
 
+#ifdef ZT_ASAN
+void __sanitizer_purge_allocator(void); /* sanitizer/allocator_interface.h */
+#endif
+
+/* Lines of /proc/self/maps. Built with AddressSanitizer: its quarantine
+ * keeps freed large blocks mapped, so it is emptied first, and its
+ * allocator's own space (x86_64: [0x600000000000, 0x640000000000)) is
+ * left out, where it maps a region the first time a size class is used;
+ * neither says anything about the library. */
+int zt_map_count_comparable(void)
+{
+#if defined(ZT_ASAN) && defined(__x86_64__)
+	static char line[4096];
+	FILE *f;
+	unsigned long long start;
+	int n = 0;
+
+	__sanitizer_purge_allocator();
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "%llx-", &start) != 1 || start < 0x600000000000ull ||
+		    start >= 0x640000000000ull)
+			n++;
+	fclose(f);
+	return n;
+#else
+	/* TSan and valgrind map at will: no count to compare (0 == 0) */
+	return zt_maps_meaningful() ? zt_map_count() : 0;
+#endif
+}
+
 /* The sanitizers' allocators and valgrind's own mappings come and go in
  * /proc/self/maps: line counts mean nothing there. */
 int zt_maps_meaningful(void)
@@ -922,3 +955,90 @@ int zt_run_suite(Suite *s)
 		return 1; /* a suite that ran nothing must not pass */
 	return failed ? 1 : 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* pins, judged so that other processes' pinning does not count          */
+
+/* VmPin of a /proc/<pid>/status in kB: the pages the process keeps
+ * registered with io_uring (fixed buffers) are accounted there; -1 if the
+ * kernel does not say */
+static long vm_pin_kb_of(const char *status)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen(status, "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* pages other processes keep registered with io_uring (their VmPin) */
+static int64_t foreign_vm_pin_pages(void)
+{
+	const long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	char self[32], status[64];
+	int64_t pages = 0;
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return 0;
+	snprintf(self, sizeof self, "%d", (int)getpid());
+	while ((e = readdir(d))) {
+		long kb;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || !strcmp(e->d_name, self))
+			continue;
+		snprintf(status, sizeof status, "/proc/%.32s/status", e->d_name);
+		kb = vm_pin_kb_of(status);
+		if (kb > 0)
+			pages += kb / page_kb;
+	}
+	closedir(d);
+	return pages;
+}
+
+/*
+ * Pins, three ways. vm_kb: this process's VmPin, exact for io_uring
+ * buffers, the only pins this build's backends take. sys: FOLL_PIN pins
+ * outstanding system wide (nr_foll_pin_acquired - nr_foll_pin_released),
+ * the smallest of a few samples (O_DIRECT elsewhere pins briefly). adj:
+ * sys less the io_uring buffers of other processes, so that a benchmark
+ * holding fixed buffers elsewhere does not count against us. Other
+ * processes can move either system-wide figure, never both the same way
+ * unless the pins are ours: an excess counts only when both show it.
+ */
+
+struct zt_pinsnap zt_pin_snap(void)
+{
+	struct zt_pinsnap s = { INT64_MAX, INT64_MAX, vm_pin_kb_of("/proc/self/status") };
+
+	for (int i = 0; i < 10; i++) {
+		int64_t sys = zt_pins_outstanding(), adj;
+
+		if (sys == INT64_MIN) {
+			s.sys = s.adj = INT64_MIN;
+			break;
+		}
+		adj = sys - foreign_vm_pin_pages();
+		s.sys = sys < s.sys ? sys : s.sys;
+		s.adj = adj < s.adj ? adj : s.adj;
+		usleep(2000);
+	}
+	return s;
+}
+
+/* no more than tol pins more than at s0, and VmPin exactly as at s0 */
+bool zt_pins_within(const struct zt_pinsnap *s0, const struct zt_pinsnap *s, int64_t tol)
+{
+	bool sys_ok = s0->sys == INT64_MIN || s->sys - s0->sys < tol ||
+		      s->adj - s0->adj < tol;
+
+	return sys_ok && s->vm_kb == s0->vm_kb;
+}
+

@@ -239,4 +239,22 @@ TCase *zt_tcase(const char *name);
 			      zt_status_str(zt_st_, zt_sb_, sizeof zt_sb_)); \
 	} while (0)
 
+/*
+ * Pins, three ways. vm_kb: this process's VmPin, exact for io_uring
+ * buffers. sys: FOLL_PIN pins outstanding system wide, the smallest of a
+ * few samples. adj: sys less the io_uring buffers of other processes. An
+ * excess counts only when both system-wide figures show it.
+ */
+struct zt_pinsnap {
+	int64_t sys, adj; /* INT64_MIN: the kernel does not report pins */
+	long vm_kb;       /* -1: no VmPin */
+};
+struct zt_pinsnap zt_pin_snap(void);
+/* /proc/self/maps lines, made comparable under ASan (quarantine emptied,
+ * allocator space left out); 0 where nothing can be compared (TSan,
+ * valgrind) */
+int zt_map_count_comparable(void);
+/* no more than tol pins more than at s0, and VmPin exactly as at s0 */
+bool zt_pins_within(const struct zt_pinsnap *s0, const struct zt_pinsnap *s, int64_t tol);
+
 #endif /* ZT_HELPERS_H */

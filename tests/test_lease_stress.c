@@ -27,16 +27,6 @@
  */
 #include "helpers.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ZT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ZT_ASAN 1
-#endif
-#endif
-#ifdef ZT_ASAN
-void __sanitizer_purge_allocator(void); /* sanitizer/allocator_interface.h */
-#endif
 
 #include <dirent.h>
 #include <errno.h>
@@ -146,34 +136,6 @@ static void on_alarm(int sig)
 	_exit(1);
 }
 
-/* Lines of /proc/self/maps. Built with AddressSanitizer: its quarantine
- * keeps freed large blocks mapped, so it is emptied first, and its
- * allocator's own space (x86_64: [0x600000000000, 0x640000000000)) is
- * left out, where it maps a region the first time a size class is used;
- * neither says anything about the library. */
-static int map_count(void)
-{
-#if defined(ZT_ASAN) && defined(__x86_64__)
-	static char line[4096];
-	FILE *f;
-	unsigned long long start;
-	int n = 0;
-
-	__sanitizer_purge_allocator();
-	f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "%llx-", &start) != 1 || start < 0x600000000000ull ||
-		    start >= 0x640000000000ull)
-			n++;
-	fclose(f);
-	return n;
-#else
-	/* TSan and valgrind map at will: no count to compare (0 == 0) */
-	return zt_maps_meaningful() ? zt_map_count() : 0;
-#endif
-}
 
 /* ------------------------------------------------------------------ */
 /* the breaker child: no stdio, no malloc, no library                   */
@@ -621,102 +583,15 @@ static int run_round(struct worker *ws, double seconds, unsigned long min_iters,
 /* ------------------------------------------------------------------ */
 /* pins                                                                 */
 
-/* VmPin of a /proc/<pid>/status in kB: the pages the process keeps
- * registered with io_uring (fixed buffers) are accounted there; -1 if the
- * kernel does not say */
-static long vm_pin_kb(const char *status)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen(status, "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* pages other processes keep registered with io_uring (their VmPin) */
-static int64_t foreign_vm_pin_pages(void)
-{
-	const long page_kb = sysconf(_SC_PAGESIZE) / 1024;
-	char self[32], status[64];
-	int64_t pages = 0;
-	struct dirent *e;
-	DIR *d = opendir("/proc");
-
-	if (!d)
-		return 0;
-	snprintf(self, sizeof self, "%d", (int)getpid());
-	while ((e = readdir(d))) {
-		long kb;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9' || !strcmp(e->d_name, self))
-			continue;
-		snprintf(status, sizeof status, "/proc/%.32s/status", e->d_name);
-		kb = vm_pin_kb(status);
-		if (kb > 0)
-			pages += kb / page_kb;
-	}
-	closedir(d);
-	return pages;
-}
-
-/*
- * Pins, three ways. vm_kb: this process's VmPin, exact for io_uring
- * buffers, the only pins this build's backends take. sys: FOLL_PIN pins
- * outstanding system wide (nr_foll_pin_acquired - nr_foll_pin_released),
- * the smallest of a few samples (O_DIRECT elsewhere pins briefly). adj:
- * sys less the io_uring buffers of other processes, so that a benchmark
- * holding fixed buffers elsewhere does not count against us. Other
- * processes can move either system-wide figure, never both the same way
- * unless the pins are ours: an excess counts only when both show it.
- */
-struct pinsnap {
-	int64_t sys, adj; /* INT64_MIN: the kernel does not report pins */
-	long vm_kb;       /* -1: no VmPin */
-};
-
-static struct pinsnap pin_snap(void)
-{
-	struct pinsnap s = { INT64_MAX, INT64_MAX, vm_pin_kb("/proc/self/status") };
-
-	for (int i = 0; i < 10; i++) {
-		int64_t sys = zt_pins_outstanding(), adj;
-
-		if (sys == INT64_MIN) {
-			s.sys = s.adj = INT64_MIN;
-			break;
-		}
-		adj = sys - foreign_vm_pin_pages();
-		s.sys = sys < s.sys ? sys : s.sys;
-		s.adj = adj < s.adj ? adj : s.adj;
-		usleep(2000);
-	}
-	return s;
-}
-
-/* no more than tol pins more than at s0, and VmPin exactly as at s0 */
-static bool pins_within(const struct pinsnap *s0, const struct pinsnap *s, int64_t tol)
-{
-	bool sys_ok = s0->sys == INT64_MIN || s->sys - s0->sys < tol ||
-		      s->adj - s0->adj < tol;
-
-	return sys_ok && s->vm_kb == s0->vm_kb;
-}
-
 /* wait up to three seconds for the pins to come back (another process's
  * may sit on top of ours for a moment; a leaked one stays) */
-static struct pinsnap pins_back(const struct pinsnap *s0, int64_t tol)
+static struct zt_pinsnap pins_back(const struct zt_pinsnap *s0, int64_t tol)
 {
-	struct pinsnap s = pin_snap();
+	struct zt_pinsnap s = zt_pin_snap();
 
-	for (int i = 0; i < 60 && !pins_within(s0, &s, tol); i++) {
+	for (int i = 0; i < 60 && !zt_pins_within(s0, &s, tol); i++) {
 		usleep(50000);
-		s = pin_snap();
+		s = zt_pin_snap();
 	}
 	return s;
 }
@@ -754,7 +629,7 @@ int main(void)
 	double seconds = 10.0, t0;
 	unsigned seed;
 	int fds, maps, fds1, maps1, rc;
-	struct pinsnap pins0, pins1;
+	struct zt_pinsnap pins0, pins1;
 	unsigned long tot = 0, by_mode[M_NMODES] = { 0 }, nofb = 0, children = 0;
 	unsigned long breaks, revs;
 	double max_block = 0, sum_block = 0;
@@ -806,8 +681,8 @@ int main(void)
 	if (rc || atomic_load(&g_failed))
 		goto done;
 	fds = zt_fd_count();
-	maps = map_count();
-	pins0 = pin_snap();
+	maps = zt_map_count_comparable();
+	pins0 = zt_pin_snap();
 	if (zc_ctx_stats(g_ctx, &s0, sizeof s0) != 0) {
 		MFAIL("zc_ctx_stats failed");
 		goto done;
@@ -866,7 +741,7 @@ int main(void)
 
 	/* no leaks */
 	fds1 = zt_fd_count();
-	maps1 = map_count();
+	maps1 = zt_map_count_comparable();
 	/* a leaked registration would hold at least MIN_PAGES pins */
 	pins1 = pins_back(&pins0, MIN_PAGES);
 	printf("lease_stress: fds %d -> %d, mappings %d -> %d, pins %lld -> %lld (%lld -> "
@@ -877,7 +752,7 @@ int main(void)
 		MFAIL("fd count %d -> %d", fds, fds1);
 	if (maps1 != maps && !under_valgrind())
 		MFAIL("mapping count %d -> %d", maps, maps1);
-	if (!pins_within(&pins0, &pins1, MIN_PAGES))
+	if (!zt_pins_within(&pins0, &pins1, MIN_PAGES))
 		MFAIL("pins not back: outstanding %lld -> %lld (%lld -> %lld less other "
 		      "processes' io_uring buffers), VmPin %ld -> %ld kB",
 		      (long long)pins0.sys, (long long)pins1.sys, (long long)pins0.adj,

@@ -20,16 +20,6 @@
  * the library never released the lease. Blocking times are printed. */
 #include "helpers.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ZT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ZT_ASAN 1
-#endif
-#endif
-#ifdef ZT_ASAN
-void __sanitizer_purge_allocator(void); /* sanitizer/allocator_interface.h */
-#endif
 
 #include <dirent.h>
 #include <errno.h>
@@ -160,103 +150,16 @@ static struct zc_reg *reg_pinned(struct plx *x, uint64_t off, size_t len,
 /* ------------------------------------------------------------------ */
 /* pins                                                                 */
 
-/* VmPin of a /proc/<pid>/status in kB: the pages the process keeps
- * registered with io_uring (fixed buffers) are accounted there; -1 if the
- * kernel does not say */
-static long vm_pin_kb(const char *status)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen(status, "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* pages other processes keep registered with io_uring (their VmPin) */
-static int64_t foreign_vm_pin_pages(void)
-{
-	const long page_kb = sysconf(_SC_PAGESIZE) / 1024;
-	char self[32], status[64];
-	int64_t pages = 0;
-	struct dirent *e;
-	DIR *d = opendir("/proc");
-
-	if (!d)
-		return 0;
-	snprintf(self, sizeof self, "%d", (int)getpid());
-	while ((e = readdir(d))) {
-		long kb;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9' || !strcmp(e->d_name, self))
-			continue;
-		snprintf(status, sizeof status, "/proc/%.32s/status", e->d_name);
-		kb = vm_pin_kb(status);
-		if (kb > 0)
-			pages += kb / page_kb;
-	}
-	closedir(d);
-	return pages;
-}
-
-/*
- * Pins, three ways. vm_kb: this process's VmPin, exact for io_uring
- * buffers, the only pins this build's backends take. sys: FOLL_PIN pins
- * outstanding system wide (nr_foll_pin_acquired - nr_foll_pin_released),
- * the smallest of a few samples (O_DIRECT elsewhere pins briefly). adj:
- * sys less the io_uring buffers of other processes, so that a benchmark
- * holding fixed buffers elsewhere does not count against us. Other
- * processes can move either system-wide figure, never both the same way
- * unless the pins are ours: an excess counts only when both show it.
- */
-struct pinsnap {
-	int64_t sys, adj; /* INT64_MIN: the kernel does not report pins */
-	long vm_kb;       /* -1: no VmPin */
-};
-
-static struct pinsnap pin_snap(void)
-{
-	struct pinsnap s = { INT64_MAX, INT64_MAX, vm_pin_kb("/proc/self/status") };
-
-	for (int i = 0; i < 10; i++) {
-		int64_t sys = zt_pins_outstanding(), adj;
-
-		if (sys == INT64_MIN) {
-			s.sys = s.adj = INT64_MIN;
-			break;
-		}
-		adj = sys - foreign_vm_pin_pages();
-		s.sys = sys < s.sys ? sys : s.sys;
-		s.adj = adj < s.adj ? adj : s.adj;
-		usleep(2000);
-	}
-	return s;
-}
-
-/* no more than tol pins more than at s0, and VmPin exactly as at s0 */
-static bool pins_within(const struct pinsnap *s0, const struct pinsnap *s, int64_t tol)
-{
-	bool sys_ok = s0->sys == INT64_MIN || s->sys - s0->sys < tol ||
-		      s->adj - s0->adj < tol;
-
-	return sys_ok && s->vm_kb == s0->vm_kb;
-}
-
 /* Back where they were (waiting up to three seconds for another
  * process's pins to go; a leaked pin stays): VmPin exactly, the
  * system-wide count within half the registration's pages. */
-static void pins_back(const struct pinsnap *s0, int64_t pages, const char *what)
+static void pins_back(const struct zt_pinsnap *s0, int64_t pages, const char *what)
 {
-	struct pinsnap s = *s0;
+	struct zt_pinsnap s = *s0;
 
 	for (int i = 0; i < 60; i++) {
-		s = pin_snap();
-		if (pins_within(s0, &s, pages / 2))
+		s = zt_pin_snap();
+		if (zt_pins_within(s0, &s, pages / 2))
 			return;
 		usleep(50000);
 	}
@@ -268,9 +171,9 @@ static void pins_back(const struct pinsnap *s0, int64_t pages, const char *what)
 }
 
 /* a registration of `pages` pages is pinned: VmPin rose by about as much */
-static void pins_raised(const struct pinsnap *before, int64_t pages, const char *what)
+static void pins_raised(const struct zt_pinsnap *before, int64_t pages, const char *what)
 {
-	long kb = vm_pin_kb("/proc/self/status");
+	long kb = zt_vm_pin_kb();
 	long want = (long)pages * (sysconf(_SC_PAGESIZE) / 1024);
 
 	if (before->vm_kb < 0)
@@ -287,34 +190,6 @@ static struct zc_stats stats(struct zc_ctx *ctx)
 	return s;
 }
 
-/* Lines of /proc/self/maps. Built with AddressSanitizer: its quarantine
- * keeps freed large blocks mapped, so it is emptied first, and its
- * allocator's own space (x86_64: [0x600000000000, 0x640000000000)) is
- * left out, where it maps a region the first time a size class is used;
- * neither says anything about the library. */
-static int map_count(void)
-{
-#if defined(ZT_ASAN) && defined(__x86_64__)
-	static char line[4096];
-	FILE *f;
-	unsigned long long start;
-	int n = 0;
-
-	__sanitizer_purge_allocator();
-	f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "%llx-", &start) != 1 || start < 0x600000000000ull ||
-		    start >= 0x640000000000ull)
-			n++;
-	fclose(f);
-	return n;
-#else
-	/* TSan and valgrind map at will: no count to compare (0 == 0) */
-	return zt_maps_meaningful() ? zt_map_count() : 0;
-#endif
-}
 
 /* ------------------------------------------------------------------ */
 /* the application's F_SETSIG / F_SETOWN_EX on its fd                   */
@@ -638,7 +513,7 @@ static void break_test(enum brk_kind kind, bool app_sig)
 	struct zc_completion c;
 	char eb[2048];
 	uint8_t *a, *buf;
-	struct pinsnap pins0;
+	struct zt_pinsnap pins0;
 	const int64_t pages = (int64_t)(REG_LEN / 4096);
 	const int64_t trunc_to = REG_OFF + REG_LEN / 2;
 	const size_t valid = kind == BRK_TRUNC ? REG_LEN / 2 : REG_LEN;
@@ -647,7 +522,7 @@ static void break_test(enum brk_kind kind, bool app_sig)
 	plx_open(&x, F_SIZE);
 	sig0 = app_sig ? fdsig_set_app(x.fd) : fdsig_get(x.fd);
 	s0 = stats(x.ctx);
-	pins0 = pin_snap();
+	pins0 = zt_pin_snap();
 	r = reg_pinned(&x, REG_OFF, REG_LEN, 0);
 	pins_raised(&pins0, pages, "pin_lease registration");
 	lease_is(x.fd, F_WRLCK, "registered");
@@ -771,7 +646,7 @@ START_TEST(test_pl_no_fallback_stays_revoked_and_destroys)
 	char eb[2048];
 	uint8_t *a;
 	int n, fds, maps;
-	struct pinsnap pins0;
+	struct zt_pinsnap pins0;
 	const int64_t pages = (int64_t)(REG_LEN / 4096);
 
 	plx_open(&x, F_SIZE);
@@ -780,8 +655,8 @@ START_TEST(test_pl_no_fallback_stays_revoked_and_destroys)
 	r = reg_pinned(&x, REG_OFF, REG_LEN, ZC_REG_NO_FALLBACK);
 	ck_assert_int_eq(zc_reg_destroy(r), 0);
 	fds = zt_fd_count();
-	maps = map_count();
-	pins0 = pin_snap();
+	maps = zt_map_count_comparable();
+	pins0 = zt_pin_snap();
 	s0 = stats(x.ctx);
 
 	r = reg_pinned(&x, REG_OFF, REG_LEN, ZC_REG_NO_FALLBACK);
@@ -823,7 +698,7 @@ START_TEST(test_pl_no_fallback_stays_revoked_and_destroys)
 
 	ck_assert_int_eq(zc_reg_destroy(r), 0);
 	ck_assert_int_eq(zt_fd_count(), fds);
-	ck_assert_int_eq(map_count(), maps);
+	ck_assert_int_eq(zt_map_count_comparable(), maps);
 	lease_is(x.fd, F_UNLCK, "after destroy");
 	zc_queue_destroy(q);
 	plx_close(&x);
@@ -1053,7 +928,7 @@ START_TEST(test_pl_destroy_and_break_leave_no_fd_mapping_pin_or_lease)
 	struct zc_reg *r;
 	struct fdsig sig0;
 	int fds, maps, fds2, maps2;
-	struct pinsnap pins0;
+	struct zt_pinsnap pins0;
 	const int64_t pages = (int64_t)(REG_LEN / 4096);
 
 	plx_open(&x, F_SIZE);
@@ -1063,11 +938,11 @@ START_TEST(test_pl_destroy_and_break_leave_no_fd_mapping_pin_or_lease)
 	ck_assert_int_eq(zc_reg_destroy(r), 0);
 	cycle_with_break(&x, 0);
 	fds = zt_fd_count();
-	maps = map_count();
-	pins0 = pin_snap();
+	maps = zt_map_count_comparable();
+	pins0 = zt_pin_snap();
 
 	for (int i = 0; i < 4; i++) {
-		struct pinsnap before = { 0, 0, vm_pin_kb("/proc/self/status") };
+		struct zt_pinsnap before = { 0, 0, zt_vm_pin_kb() };
 
 		r = reg_pinned(&x, REG_OFF, REG_LEN, 0);
 		pins_raised(&before, pages, "pin_lease registration");
@@ -1083,8 +958,8 @@ START_TEST(test_pl_destroy_and_break_leave_no_fd_mapping_pin_or_lease)
 	lease_is(x.fd, F_UNLCK, "after the breaks");
 	fdsig_check(x.fd, &sig0, "after the breaks");
 	ck_assert_msg(zt_fd_count() == fds, "fd count %d -> %d", fds, zt_fd_count());
-	ck_assert_msg(map_count() == maps, "mapping count %d -> %d", maps,
-		      map_count());
+	ck_assert_msg(zt_map_count_comparable() == maps, "mapping count %d -> %d", maps,
+		      zt_map_count_comparable());
 	pins_back(&pins0, pages, "4 destroys and 3 breaks");
 	plx_close(&x);
 
@@ -1092,15 +967,15 @@ START_TEST(test_pl_destroy_and_break_leave_no_fd_mapping_pin_or_lease)
 	 * libc's thread-stack cache): nothing stays behind */
 	for (int round = 0; round < 2; round++) {
 		fds = zt_fd_count();
-		maps = map_count();
-		pins0 = pin_snap();
+		maps = zt_map_count_comparable();
+		pins0 = zt_pin_snap();
 		plx_open(&x, F_SIZE);
 		cycle_with_break(&x, 0);
 		r = reg_pinned(&x, REG_OFF, REG_LEN, 0);
 		ck_assert_int_eq(zc_reg_destroy(r), 0);
 		plx_close(&x);
 		fds2 = zt_fd_count();
-		maps2 = map_count();
+		maps2 = zt_map_count_comparable();
 		ck_assert_msg(fds2 == fds, "round %d: fd count %d -> %d", round, fds, fds2);
 		if (round == 1)
 			ck_assert_msg(maps2 == maps, "round %d: mapping count %d -> %d",
