@@ -84,6 +84,23 @@ void zc_fixed_unpin(struct zc_reg *r)
 	r->slot_count = 0;
 }
 
+/* Can the file's own pages (ZC_REG_MAP_FILE) become a fixed buffer?
+ * Page-cache files pass: the kernel's refusal is what gets recorded. */
+int zc_fixed_file_pinnable(const struct zc_file_info *fi, char *reason,
+			   size_t len)
+{
+	if (!(fi->flags & ZC_FILE_WRITABLE)) {
+		snprintf(reason, len, "the pin needs a writable shared mapping: "
+			 "open the file O_RDWR (io_uring pins for write)");
+		return -EACCES;
+	}
+	if (fi->flags & ZC_FILE_DAX) {
+		snprintf(reason, len, "FS-DAX file pages cannot be pinned long-term");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 /* An op that cannot use its fixed buffer: plain I/O, reported once. */
 static ssize_t plain_rw(struct zc_reg *r, const struct zc_io *io, int why)
 {

@@ -332,6 +332,8 @@ void zc_reg_revoke(struct zc_reg *r, int error);
 /* fixed.c: memory that is an io_uring fixed buffer (uring_fixed, pin_lease) */
 int zc_fixed_pin(struct zc_reg *r, enum zc_backend b, char *reason, size_t len);
 void zc_fixed_unpin(struct zc_reg *r);
+int zc_fixed_file_pinnable(const struct zc_file_info *fi, char *reason,
+			   size_t len);
 ssize_t zc_fixed_io(struct zc_reg *r, const struct zc_io *io);
 int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
 		  uint64_t cookie);

@@ -40,6 +40,7 @@ static int pl_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 		    char *reason, size_t len)
 {
 	const struct zc_file_info *fi = &req->file->info;
+	int ret;
 
 	if (!(req->flags & ZC_REG_MAP_FILE))
 		return ZC_SCORE_NOT_APPLICABLE; /* it pins the file's own pages */
@@ -47,16 +48,9 @@ static int pl_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 		snprintf(reason, len, "leases exist for regular files only");
 		return -EOPNOTSUPP;
 	}
-	if (!(fi->flags & ZC_FILE_WRITABLE)) {
-		snprintf(reason, len, "the pin needs a writable shared mapping: "
-			 "open the file O_RDWR");
-		return -EACCES;
-	}
-	if (fi->flags & ZC_FILE_DAX) {
-		snprintf(reason, len, "FS-DAX file pages cannot be pinned long-term");
-		return -EOPNOTSUPP;
-	}
-	/* page-cache files are tried: the kernel's refusal is the record */
+	ret = zc_fixed_file_pinnable(fi, reason, len);
+	if (ret)
+		return ret;
 	return fi->flags & ZC_FILE_SHMEM ? 200 : 20;
 }
 

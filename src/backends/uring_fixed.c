@@ -38,17 +38,9 @@ static int uf_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 		return -E2BIG;
 	}
 	if (req->flags & ZC_REG_MAP_FILE) {
-		if (!(fi->flags & ZC_FILE_WRITABLE)) {
-			snprintf(reason, len, "MAP_FILE pin needs an fd open for "
-				 "writing: io_uring pins fixed buffers for write");
-			return -EACCES;
-		}
-		if (fi->flags & ZC_FILE_DAX) {
-			snprintf(reason, len, "FS-DAX file pages cannot be pinned long-term");
-			return -EOPNOTSUPP;
-		}
-		/* page-cache files are tried too: the kernel's answer is the record */
-		return fi->flags & ZC_FILE_SHMEM ? 100 : 10;
+		int ret = zc_fixed_file_pinnable(fi, reason, len);
+
+		return ret ? ret : fi->flags & ZC_FILE_SHMEM ? 100 : 10;
 	}
 	if (!(req->mem & ZC_MEM_WRITABLE)) {
 		snprintf(reason, len, "memory is read-only: io_uring pins fixed "
