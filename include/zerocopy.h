@@ -163,6 +163,9 @@ struct zc_file_info {
 	char pci_bdf[16];          /* "0000:00:05.0", "" if none */
 	int numa_node;             /* -1 if unknown */
 	char lease_reason[96];     /* why a lease can or cannot be taken */
+	/* appended after 0.1.0 */
+	uint32_t max_segments;     /* segments the disk takes in one request
+				      (queue/max_segments), 0 if unknown */
 };
 ZC_API int zc_file_query(const struct zc_file *f, struct zc_file_info *out,
 			 size_t out_size);

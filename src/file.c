@@ -191,6 +191,7 @@ static void probe_blockdev(struct zc_file *f, const struct stat *st,
 {
 	struct zc_file_info *info = &f->info;
 	dev_t dev = S_ISBLK(st->st_mode) ? st->st_rdev : st->st_dev;
+	long segs;
 
 	info->numa_node = -1;
 	disk_dir[0] = '\0';
@@ -206,6 +207,8 @@ static void probe_blockdev(struct zc_file *f, const struct stat *st,
 		return;
 	}
 	zc_sysfs_disk_name(disk_dir, info->blockdev, sizeof info->blockdev);
+	segs = zc_sysfs_max_segments(disk_dir);
+	info->max_segments = segs > 0 ? (uint32_t)segs : 0;
 	if (zc_sysfs_disk_pci(disk_dir, info->pci_bdf, sizeof info->pci_bdf))
 		info->pci_bdf[0] = '\0';
 	else

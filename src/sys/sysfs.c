@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,19 @@ long zc_sysfs_logical_block_size(const char *disk_dir)
 	if (v < 512 || v > (1L << 20) || (v & (v - 1)))
 		return -EINVAL;
 	return v;
+}
+
+long zc_sysfs_max_segments(const char *disk_dir)
+{
+	char attr[PATH_MAX + 32];
+	long v;
+	int err;
+
+	snprintf(attr, sizeof attr, "%s/queue/max_segments", disk_dir);
+	err = zc_sysfs_read_long(attr, &v);
+	if (err)
+		return err;
+	return v > 0 && v <= UINT16_MAX ? v : -EINVAL;
 }
 
 static bool hex_run(const char *s, size_t n)

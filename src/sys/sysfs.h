@@ -31,6 +31,8 @@ int zc_sysfs_disk_dir(unsigned major, unsigned minor, char *out, size_t len);
 int zc_sysfs_disk_name(const char *disk_dir, char *out, size_t len);
 /* queue/logical_block_size of the disk: > 0, or -errno */
 long zc_sysfs_logical_block_size(const char *disk_dir);
+/* queue/max_segments of the disk: > 0, or -errno */
+long zc_sysfs_max_segments(const char *disk_dir);
 /* PCI function ("0000:00:02.0") the disk hangs off */
 int zc_sysfs_disk_pci(const char *disk_dir, char *bdf, size_t len);
 /* NUMA node of a PCI function; -1 when unknown */

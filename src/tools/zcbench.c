@@ -57,6 +57,7 @@ struct opts {
 	enum rw rw;
 	bool async;
 	unsigned qd;
+	unsigned batch;      /* async: submit every batch prepared operations */
 	bool direct;
 	unsigned threads;
 	uint64_t backends;   /* 0: automatic choice */
@@ -76,7 +77,7 @@ struct opts {
 };
 
 static struct opts o = {
-	.bs = 4096, .rw = RW_RANDREAD, .qd = 32, .threads = 1, .runtime = 5,
+	.bs = 4096, .rw = RW_RANDREAD, .qd = 32, .batch = 1, .threads = 1, .runtime = 5,
 	.seed = 0x5eed, .label = "",
 };
 
@@ -90,6 +91,8 @@ static void usage(FILE *f)
 "  -r, --rw MODE          read, write, randread, randwrite (default randread)\n"
 "  -m, --mode MODE        sync (zc_read/zc_write) or async (zc_queue)\n"
 "  -q, --qd N             async queue depth per thread (default 32)\n"
+"      --batch N          async: submit once per N prepared operations\n"
+"                         (default 1, as fio's iodepth_batch_submit)\n"
 "  -d, --direct           open FILE with O_DIRECT\n"
 "  -t, --threads N        threads, each with its own part of the buffer\n"
 "  -B, --backend LIST     allowed backends for the registration, e.g.\n"
@@ -192,13 +195,14 @@ static int parse_backends(const char *s, uint64_t *out)
 static int parse_args(int argc, char **argv)
 {
 	enum { O_RAMP = 256, O_SEED, O_BOUNCE, O_MISALIGN, O_MEMCPY, O_RSS,
-	       O_NOCREATE, O_LABEL, O_NOURING };
+	       O_NOCREATE, O_LABEL, O_NOURING, O_BATCH };
 	static const struct option lo[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "bs", required_argument, NULL, 'b' },
 		{ "rw", required_argument, NULL, 'r' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "qd", required_argument, NULL, 'q' },
+		{ "batch", required_argument, NULL, O_BATCH },
 		{ "direct", no_argument, NULL, 'd' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "backend", required_argument, NULL, 'B' },
@@ -246,6 +250,10 @@ static int parse_args(int argc, char **argv)
 		case 'q':
 			bad |= parse_uint(optarg, &v) || !v || v > MAX_QD;
 			o.qd = (unsigned)v;
+			break;
+		case O_BATCH:
+			bad |= parse_uint(optarg, &v) || !v || v > MAX_QD;
+			o.batch = (unsigned)v;
 			break;
 		case 'd':
 			o.direct = true;
@@ -316,6 +324,8 @@ static int parse_args(int argc, char **argv)
 	o.file = argv[optind];
 	if (!o.async)
 		o.qd = 1;
+	if (o.batch > o.qd)
+		o.batch = o.qd;
 	if (!o.ops && o.runtime <= 0) {
 		fprintf(stderr, "zcbench: --runtime must be above 0\n");
 		return -1;
@@ -555,6 +565,28 @@ static int prep_one(struct thread *t, unsigned slot)
 			    zc_prep_read(t->q, g.reg, boff, off, o.bs, slot);
 }
 
+/* Submit what is prepared; the latency of each op starts here. */
+static int submit_prepped(struct thread *t, const unsigned *prepped,
+			  unsigned *nprep, unsigned *inflight)
+{
+	uint64_t tnow = now_ns();
+	int ret;
+
+	for (unsigned i = 0; i < *nprep; i++)
+		t->t_sub[prepped[i]] = tnow;
+	ret = zc_submit(t->q);
+	if (ret < 0)
+		return ret;
+	*inflight += *nprep;
+	*nprep = 0;
+	return 0;
+}
+
+/*
+ * Keep qd operations in flight: reap what has completed (at least one),
+ * prepare a new operation in each freed slot and submit every o.batch of
+ * them (1: each as soon as its slot is free, as fio does by default).
+ */
 static void run_async(struct thread *t)
 {
 	struct zc_completion comp[MAX_QD];
@@ -573,25 +605,24 @@ static void run_async(struct thread *t)
 		t->t_start = tnow;
 	for (unsigned s = 0; s < o.qd; s++) {
 		ret = prep_one(t, s);
+		if (!ret) {
+			prepped[nprep++] = s;
+			if (nprep >= o.batch)
+				ret = submit_prepped(t, prepped, &nprep, &inflight);
+		}
 		if (ret) {
 			t->first_error = ret;
 			goto out;
 		}
-		prepped[nprep++] = s;
 	}
 	for (;;) {
 		if (nprep) {
-			tnow = now_ns();
-			for (unsigned i = 0; i < nprep; i++)
-				t->t_sub[prepped[i]] = tnow;
-			ret = zc_submit(t->q);
+			ret = submit_prepped(t, prepped, &nprep, &inflight);
 			if (ret < 0) {
 				t->first_error = ret;
 				t->errors++;
 				break;
 			}
-			inflight += nprep;
-			nprep = 0;
 		}
 		if (!inflight)
 			break;
@@ -634,14 +665,18 @@ static void run_async(struct thread *t)
 			if (stopping)
 				continue;
 			ret = prep_one(t, slot);
+			if (!ret) {
+				prepped[nprep++] = slot;
+				if (nprep >= o.batch)
+					ret = submit_prepped(t, prepped, &nprep,
+							     &inflight);
+			}
 			if (ret) {
 				t->first_error = ret;
 				t->errors++;
 				stopping = true;
 				t->t_end = tnow;
-				continue;
 			}
-			prepped[nprep++] = slot;
 		}
 	}
 out:
@@ -1049,11 +1084,11 @@ static void print_json(const struct result *r)
 	printf(",\"no_uring\":%d,\"fs\":", o.no_uring);
 	json_str(g.fi.fs_name);
 	printf(",\"size\":%" PRIu64 ",\"bs\":%zu,\"rw\":\"%s\",\"mode\":\"%s\","
-	       "\"qd\":%u,\"direct\":%d,\"threads\":%u,\"misalign\":%zu,"
+	       "\"qd\":%u,\"batch\":%u,\"direct\":%d,\"threads\":%u,\"misalign\":%zu,"
 	       "\"seed\":%" PRIu64 ",",
 	       g.size, o.bs, rw_names[o.rw],
 	       o.memcpy_probe ? "memcpy" : o.async ? "async" : "sync", o.qd,
-	       o.direct, o.threads, o.misalign, o.seed);
+	       o.batch, o.direct, o.threads, o.misalign, o.seed);
 	printf("\"backend_requested\":");
 	json_str(o.backend_arg);
 	printf(",\"backend\":\"%s\",\"attempts\":[",

@@ -634,6 +634,10 @@ static void text_file(const struct file_report *fr)
 		       in->dev_minor);
 	else
 		printf("  block device:   none\n");
+	if (in->max_segments)
+		printf("  max segments:   %" PRIu32 " per request (O_DIRECT ops over "
+		       "more pages go as plain reads/writes)\n",
+		       in->max_segments);
 	printf("  PCI device:     %s\n", in->pci_bdf[0] ? in->pci_bdf : "none");
 	if (in->numa_node >= 0)
 		printf("  NUMA node:      %d\n", in->numa_node);
@@ -919,7 +923,8 @@ static void json_file(const struct file_report *fr)
 		json_str(in->pci_bdf);
 	else
 		printf("null");
-	printf(",\"numa_node\":%d,\"lease_reason\":", in->numa_node);
+	printf(",\"max_segments\":%" PRIu32 ",\"numa_node\":%d,\"lease_reason\":",
+	       in->max_segments, in->numa_node);
 	json_str(in->lease_reason);
 	printf(",\"anon_registration\":");
 	json_reg(&fr->reg[REG_ANON]);

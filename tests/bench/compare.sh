@@ -10,7 +10,11 @@
 #   1 MiB sequential} x {sync QD1, async QD32} x {read, write}
 # through zcbench with its automatic choice, zcbench forced to each backend,
 # fio (psync, and io_uring with fixedbufs+registerfiles), the raw liburing
-# fixed-buffer loop uring_loop.c, and a memcpy probe as the ceiling. Writes
+# fixed-buffer loop uring_loop.c, and a memcpy probe as the ceiling; in the
+# async cells also uring_loop -p, a pread/pwrite loop over the queue's
+# blocks (the memory footprint of the queue without the queue). Queued
+# tools submit each operation as soon as its slot is free, as fio does by
+# default (zcbench --batch 1, uring_loop -B 1). Writes
 # OUTDIR/results.csv, OUTDIR/results.json, OUTDIR/summary.md,
 # OUTDIR/chart.svg (and chart.png), OUTDIR/machine.txt and every tool's raw
 # output under OUTDIR/raw/.
@@ -19,10 +23,11 @@
 #   ZCB_BUILD      cmake build directory holding zcbench; configured and
 #                  built when it has none (default OUTDIR/build)
 #   ZCB_DUR        seconds per run (default 1)
-#   ZCB_REPS       runs per tool and page-cache cell, best kept (default 2);
-#                  the tools of a cell take turns, each repetition starting
-#                  one tool later, so slow drift hits them alike
-#   ZCB_REPS_DEVICE  the same for the O_DIRECT cells (default 3): a
+#   ZCB_REPS       runs per tool and page-cache cell (default 3); the
+#                  tools of a cell take turns, each repetition starting one
+#                  tool later, so slow drift hits them alike; report.py
+#                  keeps the median and pairs the runs of one repetition
+#   ZCB_REPS_DEVICE  the same for the O_DIRECT cells (default 5): a
 #                  virtual disk varies more
 #   ZCB_SIZE       file size (default 1G)
 #   ZCB_TMPFS_DIR  tmpfs directory (default /dev/shm)
@@ -44,8 +49,8 @@ mkdir -p "$out/raw"
 out=$(cd "$out" && pwd)
 build=${ZCB_BUILD:-$out/build}
 dur=${ZCB_DUR:-1}
-reps=${ZCB_REPS:-2}
-reps_dev=${ZCB_REPS_DEVICE:-3}
+reps=${ZCB_REPS:-3}
+reps_dev=${ZCB_REPS_DEVICE:-5}
 size=${ZCB_SIZE:-1G}
 tmpfs_dir=${ZCB_TMPFS_DIR:-/dev/shm}
 ext4_dir=${ZCB_EXT4_DIR:-/var/tmp/zcbench}
@@ -172,13 +177,14 @@ for fs in tmpfs ext4; do
 					    --norandommap --randrepeat=1 --mem=mmap
 					    --lat_percentiles=1 --percentile_list=50:99:99.9
 					    --output-format=json)
-				ul=("$uring_loop" -q "$qd" -b "$bs" -s "$size" -T "$dur")
+				ul=("$uring_loop" -q "$qd" -B 1 -b "$bs" -s "$size" -T "$dur")
 				[[ $kind == rand ]] && ul+=(-r)
 				[[ $dir == write ]] && ul+=(-w)
 				((direct)) && ul+=(-d)
 				tools=(zc-auto)
 				for b in $backends; do tools+=("zc-$b"); done
 				tools+=(fio-psync fio-io_uring uring_loop)
+				[[ $mode == async ]] && tools+=(pread_qd)
 				n=${#tools[@]}
 				if ((direct)); then nrep=$reps_dev; else nrep=$reps; fi
 				for ((r = 1; r <= nrep; r++)); do
@@ -201,6 +207,8 @@ for fs in tmpfs ext4; do
 								--fixedbufs --registerfiles ;;
 						uring_loop)
 							run "$cell" "$tool" "$r" "${ul[@]}" "$file" ;;
+						pread_qd)
+							run "$cell" "$tool" "$r" "${ul[@]}" -p "$file" ;;
 						esac
 					done
 				done

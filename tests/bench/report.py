@@ -7,8 +7,16 @@ summary.md and a gnuplot chart of every cell as a ratio to its best peer.
 
 Reads OUTDIR/raw/runs.tsv (cell, tool, repetition, ok|fail, file) and the
 JSON each tool printed. Peers are fio psync, fio io_uring and uring_loop;
-the memcpy probe is the ceiling, not a peer.
+the memcpy probe is the ceiling and pread_qd (a pread loop over the
+queue's blocks) a reference, neither is a peer.
+
+Each tool's figure in a cell is its median repetition. A ratio between
+two tools is the median of their per-repetition ratios: the tools of a
+cell take turns within a repetition, so the two runs of a pair are
+seconds apart and drift of the machine cancels out; the lowest and
+highest of those ratios are reported with it.
 """
+import statistics
 import csv
 import json
 import os
@@ -16,7 +24,7 @@ import sys
 
 PEERS = ["fio-psync", "fio-io_uring", "uring_loop"]
 TOOL_ORDER = ["zc-auto", "zc-uring_fixed", "zc-bounce", "zc-pin_lease",
-              "fio-psync", "fio-io_uring", "uring_loop"]
+              "fio-psync", "fio-io_uring", "uring_loop", "pread_qd"]
 TARGET_PEER = 0.97
 TARGET_MEMCPY = 0.85
 TARGET_BOUNCE = 0.90
@@ -52,7 +60,8 @@ def metrics(tool, d):
         "p99": lat.get("p99", 0), "p999": lat.get("p99_9", 0),
         "cpu_s_per_gib": d.get("cpu", {}).get("s_per_gib", 0),
         "backend": d.get("backend", ""),
-        "path": d.get("path", tool) if tool.startswith("zc-") or tool == "memcpy" else "READ/WRITE_FIXED",
+        "path": d.get("path", tool) if tool.startswith("zc-") or tool == "memcpy" else
+                "pread/pwrite" if tool == "pread_qd" else "READ/WRITE_FIXED",
         "paths": d.get("paths"),
     }
 
@@ -88,13 +97,27 @@ def main():
                 entry["fail"] = fail_reason(path)
 
     def best(cell, tool):
+        """the median repetition of a tool in a cell (the name is kept from
+        when the best one counted), with every repetition's bw"""
         e = runs.get((cell, tool))
         if not e or not e["reps"]:
             return None
-        b = max(e["reps"], key=lambda m: m["bw"])
-        b = dict(b)
-        b["reps_bw"] = [m["bw"] for m in e["reps"]]
+        reps = sorted(e["reps"], key=lambda m: m["bw"])
+        b = dict(reps[(len(reps) - 1) // 2])
+        b["bw"] = statistics.median(m["bw"] for m in reps)
+        b["reps_bw"] = [m["bw"] for m in sorted(e["reps"], key=lambda m: m["rep"])]
+        b["by_rep"] = {m["rep"]: m["bw"] for m in e["reps"]}
         return b
+
+    def ratio(a, b):
+        """median, min and max of a's per-repetition ratios to b"""
+        if not a or not b:
+            return None
+        common = sorted(set(a["by_rep"]) & set(b["by_rep"]))
+        rs = [a["by_rep"][r] / b["by_rep"][r] for r in common if b["by_rep"][r] > 0]
+        if not rs:
+            return None
+        return (statistics.median(rs), min(rs), max(rs))
 
     cells = []
     for (cell, tool) in runs:
@@ -146,20 +169,24 @@ def main():
         bounce = best(cell, "zc-bounce")
         s = {"cell": cell, "best_peer": best_peer, "best_peer_mib_s": best_bw / 2**20,
              "fio_best": fio_best, "memcpy_mib_s": ceiling["bw"] / 2**20 if ceiling else None}
+
+        def put(key, r):
+            if r:
+                s[key], s[key + "_range"] = r[0], [r[1], r[2]]
         if auto:
             s["auto_mib_s"] = auto["bw"] / 2**20
             s["auto_backend"] = auto["backend"]
             s["auto_path"] = auto["path"]
-            s["auto_vs_fio"] = auto["bw"] / fio_ok[fio_best]["bw"] if fio_best else None
-            s["auto_vs_uring_loop"] = auto["bw"] / peers["uring_loop"]["bw"] if peers.get("uring_loop") else None
+            put("auto_vs_fio", ratio(auto, fio_ok.get(fio_best)))
+            put("auto_vs_uring_loop", ratio(auto, peers.get("uring_loop")))
+            put("auto_vs_pread_qd", ratio(auto, best(cell, "pread_qd")))
+            # the memcpy probe runs before the matrix: a ratio of medians
             s["auto_vs_memcpy"] = auto["bw"] / ceiling["bw"] if ceiling else None
-        if bounce and peers.get("fio-psync"):
-            s["bounce_vs_psync"] = bounce["bw"] / peers["fio-psync"]["bw"]
-        # noise: the automatic choice against the same backend forced, the
-        # same code path measured twice
-        same = best(cell, "zc-" + auto["backend"]) if auto else None
-        if same:
-            s["auto_vs_same_forced"] = auto["bw"] / same["bw"]
+            # noise: the automatic choice against the same backend forced,
+            # the same code path measured twice
+            put("auto_vs_same_forced", ratio(auto, best(cell, "zc-" + auto["backend"])))
+        if bounce:
+            put("bounce_vs_psync", ratio(bounce, peers.get("fio-psync")))
         summary.append(s)
 
     fields = ["cell", "fs", "pattern", "mode", "qd", "dir", "tool", "status",
@@ -184,31 +211,48 @@ def main():
                                "bounce_vs_psync": TARGET_BOUNCE},
                    "memcpy": memcpy, "cells": summary, "rows": rows}, f, indent=1)
 
-    def pf(v, target):
+    def pf(s, key, target):
+        v = s.get(key)
         if v is None:
             return "n/a"
-        return "%.3f %s" % (v, "pass" if v >= target else "FAIL")
+        lo, hi = s[key + "_range"]
+        return "%.3f %s (%.2f-%.2f)" % (v, "pass" if v >= target else "FAIL", lo, hi)
+
+    def plain(s, key):
+        v = s.get(key)
+        return "-" if v is None else "%.3f" % v
 
     with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write("Medians over the repetitions; a ratio is the median of the per-repetition "
+                "ratios, with their lowest and highest in brackets.\n\n")
         f.write("| cell | auto backend/path | auto MiB/s | best fio | vs best fio (>=%.2f) "
                 "| vs uring_loop (>=%.2f) | bounce vs psync (>=%.2f) | vs memcpy "
-                "| noise: auto / same backend forced |\n"
+                "| vs pread over the queue's blocks | noise: auto / same backend forced |\n"
                 % (TARGET_PEER, TARGET_PEER, TARGET_BOUNCE))
-        f.write("|---|---|---:|---|---|---|---|---|---|\n")
+        f.write("|---|---|---:|---|---|---|---|---|---|---|\n")
         for s in summary:
             vm = s.get("auto_vs_memcpy")
             mem = "n/a" if vm is None else "%.3f" % vm
             if vm is not None and s["cell"].startswith("tmpfs-seq1m") and s["cell"].endswith("read"):
-                mem = pf(vm, TARGET_MEMCPY)
-            f.write("| %s | %s/%s | %s | %s | %s | %s | %s | %s | %s |\n" % (
+                mem = "%.3f %s" % (vm, "pass" if vm >= TARGET_MEMCPY else "FAIL")
+            noise = "-"
+            if "auto_vs_same_forced" in s:
+                noise = "%.3f (%.2f-%.2f)" % ((s["auto_vs_same_forced"],) +
+                                              tuple(s["auto_vs_same_forced_range"]))
+            f.write("| %s | %s/%s | %s | %s | %s | %s | %s | %s | %s | %s |\n" % (
                 s["cell"], s.get("auto_backend", "-"), s.get("auto_path", "-"),
                 "%.1f" % s["auto_mib_s"] if "auto_mib_s" in s else "n/a",
-                s["fio_best"] or "-", pf(s.get("auto_vs_fio"), TARGET_PEER),
-                pf(s.get("auto_vs_uring_loop"), TARGET_PEER),
-                pf(s.get("bounce_vs_psync"), TARGET_BOUNCE), mem,
-                "%.3f" % s["auto_vs_same_forced"] if "auto_vs_same_forced" in s else "n/a"))
+                s["fio_best"] or "-", pf(s, "auto_vs_fio", TARGET_PEER),
+                pf(s, "auto_vs_uring_loop", TARGET_PEER),
+                pf(s, "bounce_vs_psync", TARGET_BOUNCE), mem,
+                plain(s, "auto_vs_pread_qd"), noise))
         f.write("\nmemcpy ceilings (MiB/s): " + ", ".join(
             "%s %.0f" % (k[7:], v["mib_s"]) for k, v in sorted(memcpy.items())) + "\n")
+        n_fio = sum(1 for s in summary if s.get("auto_vs_fio", 0) >= TARGET_PEER)
+        n_ul = sum(1 for s in summary if s.get("auto_vs_uring_loop", 0) >= TARGET_PEER)
+        n_b = sum(1 for s in summary if s.get("bounce_vs_psync", 0) >= TARGET_BOUNCE)
+        f.write("\npassing: vs best fio %d of %d, vs uring_loop %d of %d, bounce vs psync %d of %d\n"
+                % (n_fio, len(summary), n_ul, len(summary), n_b, len(summary)))
 
     # chart: every tool of every cell as a ratio to the best peer
     chart_tools = [t for t in TOOL_ORDER if any(r["tool"] == t and r["status"] == "ok" for r in rows)]

@@ -3,17 +3,23 @@
  * uring_loop: the raw liburing reference that zcbench is held against.
  *
  *   gcc -O2 -o uring_loop uring_loop.c -luring -lm
- *   uring_loop [-w] [-r] [-d] [-q QD] [-b BS] [-s SIZE] [-T SECONDS]
- *              [-S SEED] [-f FLAGS] FILE
+ *   uring_loop [-w] [-r] [-d] [-q QD] [-B BATCH] [-b BS] [-s SIZE]
+ *              [-T SECONDS] [-S SEED] [-f FLAGS] FILE
  *
  * One thread, one ring, the buffer registered once as a fixed buffer and
- * the file as a fixed file; READ_FIXED/WRITE_FIXED at queue depth QD
- * (1: one submit-and-wait per operation). Offsets: random (-r) or
+ * the file as a fixed file; READ_FIXED/WRITE_FIXED at queue depth QD.
+ * Each completion frees a slot that gets a new operation; every BATCH new
+ * operations are submitted together (default 1, as fio and zcbench do),
+ * a last partial batch with the wait for the next completion in the same
+ * io_uring_enter. Offsets: random (-r) or
  * sequential, in whole blocks, with the same generator and seed as
  * zcbench. Latency is taken the way zcbench takes it (one clock read per
  * submitted batch and per reaped batch) so the two are comparable.
  * -f picks the ring setup flags: coop (IORING_SETUP_COOP_TASKRUN, what
  * libzerocopy uses), defer (SINGLE_ISSUER|DEFER_TASKRUN) or none.
+ * -p replaces the ring by plain pread/pwrite, one at a time, into the QD
+ * blocks of the buffer in turn: a synchronous loop with the memory
+ * footprint of QD operations in flight (fio's psync engine has one block).
  * Prints one JSON object in the shape of zcbench --json (the fields
  * compare.sh reads).
  */
@@ -134,30 +140,70 @@ static inline uint64_t rng_next(void)
 	return x * 0x2545F4914F6CDD1Dull;
 }
 
+/* the next offset: random (-r) or sequential, in whole blocks */
+static bool wr, rnd;
+static size_t bs = 4096;
+static uint64_t size, seq;
+
+static uint64_t next_off(void)
+{
+	uint64_t off;
+
+	if (rnd)
+		return (rng_next() % (size / bs)) * bs;
+	off = seq;
+	seq += bs;
+	if (seq + bs > size / bs * bs)
+		seq = 0;
+	return off;
+}
+
+static void prep(struct io_uring *ring, char *buf, unsigned s)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	uint64_t off = next_off();
+
+	if (wr)
+		io_uring_prep_write_fixed(sqe, 0, buf + (size_t)s * bs, (unsigned)bs,
+					  off, 0);
+	else
+		io_uring_prep_read_fixed(sqe, 0, buf + (size_t)s * bs, (unsigned)bs,
+					 off, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, s);
+}
+
+static int fail_enter(int ret)
+{
+	fprintf(stderr, "io_uring_enter: %s\n", strerror(-ret));
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
-	bool wr = false, rnd = false, direct = false;
-	unsigned qd = 1, setup_flags = IORING_SETUP_COOP_TASKRUN;
+	bool direct = false, plain = false;
+	unsigned qd = 1, batch = 1, setup_flags = IORING_SETUP_COOP_TASKRUN;
 	const char *flags_name = "coop";
-	size_t bs = 4096;
-	uint64_t size = 0, seed = 0x5eed, seq = 0, ops = 0, bytes = 0, errors = 0;
+	uint64_t seed = 0x5eed, ops = 0, bytes = 0, errors = 0;
 	double runtime = 5;
 	struct io_uring ring;
 	struct io_uring_params p;
 	struct iovec iov;
 	struct rusage ru0, ru1;
 	uint64_t *t_sub, t_start, t_end = 0, deadline, tnow;
-	unsigned *prepped, nprep = 0, inflight = 0;
+	unsigned *pending, npend = 0, inflight = 0;
 	bool stopping = false;
 	char *buf;
 	int c, fd, ret;
 
-	while ((c = getopt(argc, argv, "wrdq:b:s:T:S:f:")) != -1) {
+	while ((c = getopt(argc, argv, "wrdpq:B:b:s:T:S:f:")) != -1) {
 		switch (c) {
 		case 'w': wr = true; break;
 		case 'r': rnd = true; break;
 		case 'd': direct = true; break;
+		case 'p': plain = true; flags_name = "plain"; break;
 		case 'q': qd = (unsigned)atoi(optarg); break;
+		case 'B': batch = (unsigned)atoi(optarg); break;
 		case 'b': bs = (size_t)parse_size(optarg); break;
 		case 's': size = parse_size(optarg); break;
 		case 'T': runtime = atof(optarg); break;
@@ -175,13 +221,16 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		default:
-			fprintf(stderr, "usage: uring_loop [-w] [-r] [-d] [-q QD] [-b BS] "
-				"[-s SIZE] [-T SECONDS] [-S SEED] [-f coop|defer|none] FILE\n");
+			fprintf(stderr, "usage: uring_loop [-w] [-r] [-d] [-p] [-q QD] [-B BATCH] "
+				"[-b BS] [-s SIZE] [-T SECONDS] [-S SEED] "
+				"[-f coop|defer|none] FILE\n");
 			return 2;
 		}
 	}
-	if (optind + 1 != argc || !qd || qd > 4096 || !bs)
+	if (optind + 1 != argc || !qd || qd > 4096 || !bs || !batch)
 		return 2;
+	if (batch > qd)
+		batch = qd;
 	fd = open(argv[optind], (wr ? O_RDWR : O_RDONLY) | (direct ? O_DIRECT : 0));
 	if (fd < 0) {
 		perror(argv[optind]);
@@ -201,6 +250,32 @@ int main(int argc, char **argv)
 		return 1;
 	for (size_t i = 0; i < (size_t)qd * bs; i++)
 		buf[i] = (char)(i * 31 + 1);
+	t_sub = calloc(qd, sizeof(*t_sub));
+	pending = calloc(qd, sizeof(*pending));
+	rng = (seed + 1) * 0x9E3779B97F4A7C15ull;
+	if (!rng)
+		rng = 1;
+	if (plain) {
+		getrusage(RUSAGE_SELF, &ru0);
+		t_start = tnow = now_ns();
+		deadline = t_start + (uint64_t)(runtime * 1e9);
+		for (unsigned s = 0; tnow < deadline; s = (s + 1) % qd) {
+			uint64_t t0 = tnow, off = next_off();
+			char *b = buf + (size_t)s * bs;
+			ssize_t n = wr ? pwrite(fd, b, bs, (off_t)off) :
+					 pread(fd, b, bs, (off_t)off);
+
+			tnow = now_ns();
+			if (n != (ssize_t)bs)
+				errors++;
+			hist_add(tnow - t0);
+			ops++;
+			if (n > 0)
+				bytes += (uint64_t)n;
+		}
+		t_end = tnow;
+		goto report;
+	}
 	memset(&p, 0, sizeof(p));
 	p.flags = setup_flags;
 	ret = io_uring_queue_init_params(qd, &ring, &p);
@@ -216,59 +291,31 @@ int main(int argc, char **argv)
 		fprintf(stderr, "io_uring_register: %s\n", strerror(-ret));
 		return 1;
 	}
-	t_sub = calloc(qd, sizeof(*t_sub));
-	prepped = calloc(qd, sizeof(*prepped));
-	rng = (seed + 1) * 0x9E3779B97F4A7C15ull;
-	if (!rng)
-		rng = 1;
-
 	getrusage(RUSAGE_SELF, &ru0);
 	t_start = now_ns();
 	deadline = t_start + (uint64_t)(runtime * 1e9);
-	for (unsigned s = 0; s < qd; s++)
-		prepped[nprep++] = s;
-	for (;;) {
+	for (unsigned s = 0; s < qd; s++) {
+		prep(&ring, buf, s);
+		pending[npend++] = s;
+		if (npend == batch || s + 1 == qd) {
+			tnow = now_ns();
+			for (unsigned i = 0; i < npend; i++)
+				t_sub[pending[i]] = tnow;
+			inflight += npend;
+			npend = 0;
+			ret = s + 1 == qd ? io_uring_submit_and_wait(&ring, 1) :
+					    io_uring_submit(&ring);
+			if (ret < 0)
+				return fail_enter(ret);
+		}
+	}
+	while (inflight) {
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
 
-		for (unsigned i = 0; i < nprep; i++) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-			unsigned s = prepped[i];
-			uint64_t off;
-
-			if (rnd) {
-				off = (rng_next() % (size / bs)) * bs;
-			} else {
-				off = seq;
-				seq += bs;
-				if (seq + bs > size / bs * bs)
-					seq = 0;
-			}
-			if (wr)
-				io_uring_prep_write_fixed(sqe, 0, buf + (size_t)s * bs,
-							  (unsigned)bs, off, 0);
-			else
-				io_uring_prep_read_fixed(sqe, 0, buf + (size_t)s * bs,
-							 (unsigned)bs, off, 0);
-			sqe->flags |= IOSQE_FIXED_FILE;
-			io_uring_sqe_set_data64(sqe, s);
-		}
-		if (nprep) {
-			tnow = now_ns();
-			for (unsigned i = 0; i < nprep; i++)
-				t_sub[prepped[i]] = tnow;
-			inflight += nprep;
-			nprep = 0;
-			ret = io_uring_submit_and_wait(&ring, 1);
-		} else if (inflight) {
-			ret = io_uring_wait_cqe(&ring, &cqe);
-		} else {
-			break;
-		}
-		if (ret < 0 && ret != -EINTR) {
-			fprintf(stderr, "io_uring_enter: %s\n", strerror(-ret));
-			return 1;
-		}
+		ret = io_uring_wait_cqe(&ring, &cqe);
+		if (ret < 0 && ret != -EINTR)
+			return fail_enter(ret);
 		tnow = now_ns();
 		io_uring_for_each_cqe(&ring, head, cqe) {
 			unsigned s = (unsigned)io_uring_cqe_get_data64(cqe);
@@ -287,11 +334,36 @@ int main(int argc, char **argv)
 				t_end = tnow;
 				continue;
 			}
-			prepped[nprep++] = s;
+			prep(&ring, buf, s);
+			pending[npend++] = s;
+			if (npend == batch) {
+				/* the submission may post completions that this
+				 * loop still visits: their clock starts later */
+				tnow = now_ns();
+				for (unsigned i = 0; i < npend; i++)
+					t_sub[pending[i]] = tnow;
+				inflight += npend;
+				npend = 0;
+				ret = io_uring_submit(&ring);
+				if (ret < 0)
+					return fail_enter(ret);
+			}
 		}
 		io_uring_cq_advance(&ring, n);
 		inflight -= n;
+		if (npend) {
+			/* the rest of a batch, with the wait for the next one */
+			tnow = now_ns();
+			for (unsigned i = 0; i < npend; i++)
+				t_sub[pending[i]] = tnow;
+			inflight += npend;
+			npend = 0;
+			ret = io_uring_submit_and_wait(&ring, 1);
+			if (ret < 0 && ret != -EINTR)
+				return fail_enter(ret);
+		}
 	}
+report:
 	getrusage(RUSAGE_SELF, &ru1);
 	{
 		double el = (double)(t_end - t_start) / 1e9;
@@ -301,20 +373,21 @@ int main(int argc, char **argv)
 			     (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 		double gib = (double)bytes / (double)(1u << 30);
 
-		printf("{\"tool\":\"uring_loop\",\"flags\":\"%s\",\"file\":\"%s\","
+		printf("{\"tool\":\"uring_loop\",\"flags\":\"%s\",\"batch\":%u,\"file\":\"%s\","
 		       "\"size\":%" PRIu64 ",\"bs\":%zu,\"rw\":\"%s%s\",\"qd\":%u,"
 		       "\"direct\":%d,\"runtime_s\":%.6f,\"ops\":%" PRIu64
 		       ",\"bytes\":%" PRIu64 ",\"bw_bytes\":%.0f,\"iops\":%.1f,"
 		       "\"lat_ns\":{\"mean\":%.1f,\"p50\":%.0f,\"p99\":%.0f,"
 		       "\"p99_9\":%.0f,\"max\":%" PRIu64 "},\"cpu\":{\"s_per_gib\":%.6f},"
 		       "\"errors\":%" PRIu64 "}\n",
-		       flags_name, argv[optind], size, bs, rnd ? "rand" : "",
+		       flags_name, batch, argv[optind], size, bs, rnd ? "rand" : "",
 		       wr ? "write" : "read", qd, direct, el, ops, bytes,
 		       (double)bytes / el, (double)ops / el,
 		       h_count ? (double)h_sum / (double)h_count : 0, hist_pct(50),
 		       hist_pct(99), hist_pct(99.9), h_max, gib > 0 ? cpu / gib : 0,
 		       errors);
 	}
-	io_uring_queue_exit(&ring);
+	if (!plain)
+		io_uring_queue_exit(&ring);
 	return errors ? 1 : 0;
 }
