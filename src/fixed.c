@@ -135,16 +135,16 @@ static bool fixed_would_split(const struct zc_reg *r, const struct zc_io *io)
 
 ssize_t zc_fixed_io(struct zc_reg *r, const struct zc_io *io)
 {
-	int slot = zc_reg_slot(r, io->reg_off, io->len);
 	struct zc_ring *ring;
 	ssize_t n;
-	int ret;
+	int ret, slot;
 
 	ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
 	if (ret)
 		return plain_rw(r, io, ret);
 	if (!zc_file_direct(r->file))
 		return zc_sys_rw(r->file->fd, io->dir, io->buf, io->len, io->file_off);
+	slot = zc_reg_slot(r, io->reg_off, io->len);
 	ring = zc_ring_get(r->ctx);
 	if (!ring)
 		return plain_rw(r, io, -ENOMEM);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "zerocopy.h"
 #include "config.h"
@@ -345,19 +346,51 @@ int zc_select_and_register(struct zc_reg *r, uint64_t allowed);
 /* ------------------------------------------------------------------ */
 /* io.c: paths shared by every backend                                  */
 
-/* pread/pwrite loop: EINTR/EAGAIN retried, short only at EOF */
-ssize_t zc_sys_rw(int fd, enum zc_dir dir, void *buf, size_t len,
-		  uint64_t off);
-bool zc_direct_aligned(const struct zc_file *f, const void *buf,
-		       uint64_t off, size_t len);
+/* pread/pwrite loop: EINTR/EAGAIN retried, short only at EOF. Inline:
+ * the synchronous page-cache path is one call, and a frame costs about
+ * as much as the rest of the library's work there. */
+ssize_t zc_sys_rw_rest(int fd, enum zc_dir dir, void *buf, size_t len,
+		       uint64_t off, ssize_t n);
+static inline ssize_t zc_sys_rw(int fd, enum zc_dir dir, void *buf, size_t len,
+				uint64_t off)
+{
+	ssize_t n = dir == ZC_DIR_READ ? pread(fd, buf, len, (off_t)off) :
+					 pwrite(fd, buf, len, (off_t)off);
+
+	if (zc_likely(n == (ssize_t)len))
+		return n;
+	return zc_sys_rw_rest(fd, dir, buf, len, off, n);
+}
+static inline bool zc_direct_aligned(const struct zc_file *f, const void *buf,
+				     uint64_t off, size_t len)
+{
+	return !((uintptr_t)buf & (f->info.dio_mem_align - 1)) &&
+	       !(off & (f->info.dio_offset_align - 1)) &&
+	       !(len & (f->info.dio_offset_align - 1));
+}
 /* full-range I/O on f with any alignment (edges staged for O_DIRECT) */
 ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 		   uint64_t off);
 /* checked I/O on a registration, through the O_DIRECT split; counts stats */
 ssize_t zc_reg_rw(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 		  uint64_t file_off, size_t len);
-int zc_check_io(struct zc_reg *r, const char *fn, enum zc_dir dir,
-		size_t reg_off, uint64_t file_off, size_t len);
+/* arguments of an I/O on r: 0, or -errno with a message (inline for the
+ * data paths; the refusal is out of line) */
+int zc_check_io_fail(struct zc_reg *r, const char *fn, enum zc_dir dir,
+		     size_t reg_off, uint64_t file_off, size_t len)
+	__attribute__((cold));
+static inline int zc_check_io(struct zc_reg *r, const char *fn, enum zc_dir dir,
+			      size_t reg_off, uint64_t file_off, size_t len)
+{
+	const unsigned need = dir == ZC_DIR_READ ? ZC_ACCESS_READ : ZC_ACCESS_WRITE;
+
+	if (zc_likely(reg_off <= r->length && len <= r->length - reg_off &&
+		      file_off <= (uint64_t)INT64_MAX &&
+		      len <= (uint64_t)INT64_MAX - file_off &&
+		      (r->req.access & need)))
+		return 0;
+	return zc_check_io_fail(r, fn, dir, reg_off, file_off, len);
+}
 /* MAP_FILE helpers used by more than one backend */
 int zc_map_file(struct zc_reg *r, bool writable, char *reason, size_t len);
 int zc_copy_file(struct zc_reg *r, char *reason, size_t len);

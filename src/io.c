@@ -17,22 +17,25 @@ static inline bool aligned(uint64_t v, uint64_t a)
 	return (v & (a - 1)) == 0;
 }
 
-ssize_t zc_sys_rw(int fd, enum zc_dir dir, void *buf, size_t len, uint64_t off)
+/* The rest of zc_sys_rw after a first call that moved n of len bytes
+ * (or failed): retry EINTR/EAGAIN, continue short transfers. */
+ssize_t zc_sys_rw_rest(int fd, enum zc_dir dir, void *buf, size_t len,
+		       uint64_t off, ssize_t n)
 {
 	size_t done = 0;
 
-	while (done < len) {
-		ssize_t n = dir == ZC_DIR_READ ?
-			pread(fd, (char *)buf + done, len - done, (off_t)(off + done)) :
-			pwrite(fd, (char *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
+	for (;;) {
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
 			return -errno; /* even after progress: short means EOF */
 		if (n == 0)
 			break; /* EOF on read; a zero-byte write would spin */
-		done += (size_t)n;
+		if (n > 0)
+			done += (size_t)n;
+		if (done >= len)
+			break;
+		n = dir == ZC_DIR_READ ?
+			pread(fd, (char *)buf + done, len - done, (off_t)(off + done)) :
+			pwrite(fd, (char *)buf + done, len - done, (off_t)(off + done));
 	}
 	return (ssize_t)done;
 }
@@ -154,14 +157,6 @@ static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 	return ret < 0 ? ret : (ssize_t)done;
 }
 
-bool zc_direct_aligned(const struct zc_file *f, const void *buf,
-		       uint64_t off, size_t len)
-{
-	return aligned((uintptr_t)buf, f->info.dio_mem_align) &&
-	       aligned(off, f->info.dio_offset_align) &&
-	       aligned(len, f->info.dio_offset_align);
-}
-
 ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 		   uint64_t off)
 {
@@ -218,29 +213,23 @@ static ssize_t direct_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 	return done;
 }
 
-/* Checks shared by the synchronous and asynchronous calls. */
-int zc_check_io(struct zc_reg *r, const char *fn, enum zc_dir dir,
-		size_t reg_off, uint64_t file_off, size_t len)
+/* Why zc_check_io refused: the message and the errno. */
+int zc_check_io_fail(struct zc_reg *r, const char *fn, enum zc_dir dir,
+		     size_t reg_off, uint64_t file_off, size_t len)
 {
-	const unsigned need = dir == ZC_DIR_READ ? ZC_ACCESS_READ : ZC_ACCESS_WRITE;
-
-	if (zc_unlikely(reg_off > r->length || len > r->length - reg_off)) {
+	if (reg_off > r->length || len > r->length - reg_off) {
 		zc_err(r->ctx, "%s: [%zu, +%zu) outside the registration of %zu bytes",
 		       fn, reg_off, len, r->length);
 		return -EINVAL;
 	}
-	if (zc_unlikely(file_off > (uint64_t)INT64_MAX ||
-			len > (uint64_t)INT64_MAX - file_off)) {
+	if (file_off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - file_off) {
 		zc_err(r->ctx, "%s: file offset %llu + %zu overflows", fn,
 		       (unsigned long long)file_off, len);
 		return -EOVERFLOW;
 	}
-	if (zc_unlikely(!(r->req.access & need))) {
-		zc_err(r->ctx, "%s: registration lacks ZC_ACCESS_%s", fn,
-		       dir == ZC_DIR_READ ? "READ" : "WRITE");
-		return -EACCES;
-	}
-	return 0;
+	zc_err(r->ctx, "%s: registration lacks ZC_ACCESS_%s", fn,
+	       dir == ZC_DIR_READ ? "READ" : "WRITE");
+	return -EACCES;
 }
 
 ssize_t zc_reg_rw(struct zc_reg *r, enum zc_dir dir, size_t reg_off,

@@ -3,8 +3,8 @@
  * uring_loop: the raw liburing reference that zcbench is held against.
  *
  *   gcc -O2 -o uring_loop uring_loop.c -luring -lm
- *   uring_loop [-w] [-r] [-d] [-q QD] [-B BATCH] [-b BS] [-s SIZE]
- *              [-T SECONDS] [-S SEED] [-f FLAGS] FILE
+ *   uring_loop [-w] [-r] [-d] [-p] [-q QD] [-B BATCH] [-b BS] [-s SIZE]
+ *              [-T SECONDS] [-n OPS] [-S SEED] [-f FLAGS] FILE
  *
  * One thread, one ring, the buffer registered once as a fixed buffer and
  * the file as a fixed file; READ_FIXED/WRITE_FIXED at queue depth QD.
@@ -17,6 +17,7 @@
  * submitted batch and per reaped batch) so the two are comparable.
  * -f picks the ring setup flags: coop (IORING_SETUP_COOP_TASKRUN, what
  * libzerocopy uses), defer (SINGLE_ISSUER|DEFER_TASKRUN) or none.
+ * -n stops after OPS operations instead of after -T seconds.
  * -p replaces the ring by plain pread/pwrite, one at a time, into the QD
  * blocks of the buffer in turn: a synchronous loop with the memory
  * footprint of QD operations in flight (fio's psync engine has one block).
@@ -179,24 +180,130 @@ static int fail_enter(int ret)
 	return 1;
 }
 
+/* what a run counts; limit: stop after that many operations (0: time) */
+static uint64_t ops, bytes, errors, max_ops;
+static uint64_t t_start, t_end, deadline, *t_sub;
+static unsigned *pending;
+
+static bool run_over(uint64_t t)
+{
+	return max_ops ? ops >= max_ops : t >= deadline;
+}
+
+/* pread/pwrite one block at a time into the qd blocks of buf in turn */
+__attribute__((noinline)) static void run_plain(int fd, char *buf, unsigned qd)
+{
+	uint64_t tnow = t_start = now_ns();
+
+	for (unsigned s = 0; !run_over(tnow); s = (s + 1) % qd) {
+		uint64_t t0 = tnow, off = next_off();
+		char *b = buf + (size_t)s * bs;
+		ssize_t n = wr ? pwrite(fd, b, bs, (off_t)off) : pread(fd, b, bs, (off_t)off);
+
+		tnow = now_ns();
+		if (n != (ssize_t)bs)
+			errors++;
+		hist_add(tnow - t0);
+		ops++;
+		if (n > 0)
+			bytes += (uint64_t)n;
+	}
+	t_end = tnow;
+}
+
+/* stamp the pending operations' submission time and submit them */
+static int submit_pending(struct io_uring *ring, unsigned *npend,
+			  unsigned *inflight, bool and_wait, uint64_t *tnow)
+{
+	int ret;
+
+	*tnow = now_ns();
+	for (unsigned i = 0; i < *npend; i++)
+		t_sub[pending[i]] = *tnow;
+	*inflight += *npend;
+	*npend = 0;
+	do
+		ret = and_wait ? io_uring_submit_and_wait(ring, 1) : io_uring_submit(ring);
+	while (ret == -EINTR);
+	return ret < 0 ? ret : 0;
+}
+
+/* qd operations in flight; every completion's slot gets a new operation */
+__attribute__((noinline)) static int run_ring(struct io_uring *ring, char *buf,
+					      unsigned qd, unsigned batch)
+{
+	unsigned npend = 0, inflight = 0;
+	bool stopping = false;
+	uint64_t tnow;
+	int ret;
+
+	t_start = now_ns();
+	for (unsigned s = 0; s < qd; s++) {
+		prep(ring, buf, s);
+		pending[npend++] = s;
+		if (npend == batch || s + 1 == qd) {
+			ret = submit_pending(ring, &npend, &inflight, s + 1 == qd, &tnow);
+			if (ret)
+				return fail_enter(ret);
+		}
+	}
+	while (inflight) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+
+		ret = io_uring_wait_cqe(ring, &cqe);
+		if (ret < 0 && ret != -EINTR)
+			return fail_enter(ret);
+		tnow = now_ns();
+		io_uring_for_each_cqe(ring, head, cqe) {
+			unsigned s = (unsigned)io_uring_cqe_get_data64(cqe);
+
+			n++;
+			if (cqe->res != (int)bs)
+				errors++;
+			if (stopping)
+				continue;
+			hist_add(tnow - t_sub[s]);
+			ops++;
+			if (cqe->res > 0)
+				bytes += (uint64_t)cqe->res;
+			if (run_over(tnow)) {
+				stopping = true;
+				t_end = tnow;
+				continue;
+			}
+			prep(ring, buf, s);
+			pending[npend++] = s;
+			/* the submission may post completions that this loop
+			 * still visits: their clock starts later (tnow) */
+			if (npend == batch &&
+			    (ret = submit_pending(ring, &npend, &inflight, false, &tnow)))
+				return fail_enter(ret);
+		}
+		io_uring_cq_advance(ring, n);
+		inflight -= n;
+		/* the rest of a batch, with the wait for the next one */
+		if (npend && (ret = submit_pending(ring, &npend, &inflight, true, &tnow)))
+			return fail_enter(ret);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	bool direct = false, plain = false;
 	unsigned qd = 1, batch = 1, setup_flags = IORING_SETUP_COOP_TASKRUN;
 	const char *flags_name = "coop";
-	uint64_t seed = 0x5eed, ops = 0, bytes = 0, errors = 0;
+	uint64_t seed = 0x5eed;
 	double runtime = 5;
 	struct io_uring ring;
 	struct io_uring_params p;
 	struct iovec iov;
 	struct rusage ru0, ru1;
-	uint64_t *t_sub, t_start, t_end = 0, deadline, tnow;
-	unsigned *pending, npend = 0, inflight = 0;
-	bool stopping = false;
 	char *buf;
 	int c, fd, ret;
 
-	while ((c = getopt(argc, argv, "wrdpq:B:b:s:T:S:f:")) != -1) {
+	while ((c = getopt(argc, argv, "wrdpq:B:b:s:T:n:S:f:")) != -1) {
 		switch (c) {
 		case 'w': wr = true; break;
 		case 'r': rnd = true; break;
@@ -207,6 +314,7 @@ int main(int argc, char **argv)
 		case 'b': bs = (size_t)parse_size(optarg); break;
 		case 's': size = parse_size(optarg); break;
 		case 'T': runtime = atof(optarg); break;
+		case 'n': max_ops = strtoull(optarg, NULL, 0); break;
 		case 'S': seed = strtoull(optarg, NULL, 0); break;
 		case 'f':
 			flags_name = optarg;
@@ -222,7 +330,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: uring_loop [-w] [-r] [-d] [-p] [-q QD] [-B BATCH] "
-				"[-b BS] [-s SIZE] [-T SECONDS] [-S SEED] "
+				"[-b BS] [-s SIZE] [-T SECONDS] [-n OPS] [-S SEED] "
 				"[-f coop|defer|none] FILE\n");
 			return 2;
 		}
@@ -257,23 +365,8 @@ int main(int argc, char **argv)
 		rng = 1;
 	if (plain) {
 		getrusage(RUSAGE_SELF, &ru0);
-		t_start = tnow = now_ns();
-		deadline = t_start + (uint64_t)(runtime * 1e9);
-		for (unsigned s = 0; tnow < deadline; s = (s + 1) % qd) {
-			uint64_t t0 = tnow, off = next_off();
-			char *b = buf + (size_t)s * bs;
-			ssize_t n = wr ? pwrite(fd, b, bs, (off_t)off) :
-					 pread(fd, b, bs, (off_t)off);
-
-			tnow = now_ns();
-			if (n != (ssize_t)bs)
-				errors++;
-			hist_add(tnow - t0);
-			ops++;
-			if (n > 0)
-				bytes += (uint64_t)n;
-		}
-		t_end = tnow;
+		deadline = now_ns() + (uint64_t)(runtime * 1e9);
+		run_plain(fd, buf, qd);
 		goto report;
 	}
 	memset(&p, 0, sizeof(p));
@@ -292,77 +385,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	getrusage(RUSAGE_SELF, &ru0);
-	t_start = now_ns();
-	deadline = t_start + (uint64_t)(runtime * 1e9);
-	for (unsigned s = 0; s < qd; s++) {
-		prep(&ring, buf, s);
-		pending[npend++] = s;
-		if (npend == batch || s + 1 == qd) {
-			tnow = now_ns();
-			for (unsigned i = 0; i < npend; i++)
-				t_sub[pending[i]] = tnow;
-			inflight += npend;
-			npend = 0;
-			ret = s + 1 == qd ? io_uring_submit_and_wait(&ring, 1) :
-					    io_uring_submit(&ring);
-			if (ret < 0)
-				return fail_enter(ret);
-		}
-	}
-	while (inflight) {
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
-
-		ret = io_uring_wait_cqe(&ring, &cqe);
-		if (ret < 0 && ret != -EINTR)
-			return fail_enter(ret);
-		tnow = now_ns();
-		io_uring_for_each_cqe(&ring, head, cqe) {
-			unsigned s = (unsigned)io_uring_cqe_get_data64(cqe);
-
-			n++;
-			if (cqe->res != (int)bs)
-				errors++;
-			if (stopping)
-				continue;
-			hist_add(tnow - t_sub[s]);
-			ops++;
-			if (cqe->res > 0)
-				bytes += (uint64_t)cqe->res;
-			if (tnow >= deadline) {
-				stopping = true;
-				t_end = tnow;
-				continue;
-			}
-			prep(&ring, buf, s);
-			pending[npend++] = s;
-			if (npend == batch) {
-				/* the submission may post completions that this
-				 * loop still visits: their clock starts later */
-				tnow = now_ns();
-				for (unsigned i = 0; i < npend; i++)
-					t_sub[pending[i]] = tnow;
-				inflight += npend;
-				npend = 0;
-				ret = io_uring_submit(&ring);
-				if (ret < 0)
-					return fail_enter(ret);
-			}
-		}
-		io_uring_cq_advance(&ring, n);
-		inflight -= n;
-		if (npend) {
-			/* the rest of a batch, with the wait for the next one */
-			tnow = now_ns();
-			for (unsigned i = 0; i < npend; i++)
-				t_sub[pending[i]] = tnow;
-			inflight += npend;
-			npend = 0;
-			ret = io_uring_submit_and_wait(&ring, 1);
-			if (ret < 0 && ret != -EINTR)
-				return fail_enter(ret);
-		}
-	}
+	deadline = now_ns() + (uint64_t)(runtime * 1e9);
+	if (run_ring(&ring, buf, qd, batch))
+		return 1;
 report:
 	getrusage(RUSAGE_SELF, &ru1);
 	{
