@@ -23,11 +23,20 @@
 #  rss       RSS every second over a ZCB_RSS_SECONDS (60) run, twice:
 #            async 4 KiB random reads on tmpfs (ring or inline path) and
 #            the staged O_DIRECT path
+#  percost   what the library adds per operation where the disk sets the
+#            pace, in counts that do not move with the disk's speed:
+#            user-space instructions (callgrind), io_uring_enter calls,
+#            context switches (perf stat) and disk requests
+#            (/sys/block/DEV/stat) per operation, zcbench against
+#            uring_loop (and fio's io_uring engine for the counts) in
+#            three O_DIRECT cells
 #
 # Writes OUTDIR/targets.json, OUTDIR/targets.md and raw outputs under
 # OUTDIR/raw-targets/. Environment as for compare.sh (ZCB_BUILD,
 # ZCB_TMPFS_DIR, ZCB_EXT4_DIR), plus ZCB_RSS_SECONDS and ZCB_ROUNDS
-# (alternations for the timed pairs, default 5), ZCB_NICE. Needs valgrind.
+# (alternations for the timed pairs, default 5), ZCB_NICE. Needs valgrind;
+# perf (Debian linux-perf) with tracepoints for the percost counts, which
+# are left out with a note where it is missing.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,6 +70,7 @@ cc=(gcc -O2 -Wall -I "$root/include")
 lib=(-L "$build" -lzerocopy -Wl,-rpath,"$build")
 "${cc[@]}" -o "$raw/overhead" "$here/overhead.c" "${lib[@]}"
 "${cc[@]}" -o "$raw/regcost" "$here/regcost.c" "${lib[@]}" -luring
+gcc -O2 -Wall -o "$raw/uring_loop" "$here/uring_loop.c" -luring -lm
 
 mkdir -p "$ext4_dir"
 tmp_small=$tmpfs_dir/zcbench-overhead.dat
@@ -156,6 +166,51 @@ log "rss: ${rss_s} s async 4 KiB random reads on tmpfs, 2 threads"
 log "rss: ${rss_s} s staged O_DIRECT writes, 2 threads"
 "${nice[@]}" "$zcbench" -s 1G -b 64k -r randwrite -m async -q 8 -t 2 -d --misalign 8 -T "$rss_s" \
 	--rss-interval 1 --no-create -j "$ext4_file" >"$raw/rss-staged.json"
+
+# ---------------------------------------------------------------- percost
+log "percost: per-operation counts on the O_DIRECT path"
+disk=$(df -P "$ext4_dir" | awk 'NR==2 {print $1}' | sed 's|/dev/||')
+dstat=/sys/class/block/$disk/stat
+have_perf=0
+if command -v perf >/dev/null; then
+	# tracepoints need tracefs; mount it where the kernel expects it
+	[[ -e /sys/kernel/tracing/events ]] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+	perf stat -e syscalls:sys_enter_io_uring_enter true >/dev/null 2>&1 && have_perf=1
+fi
+# cell: name, zcbench args, uring_loop args, fio args, ops
+percells=(
+	"rand4k-async-qd32-read|-b 4k -r randread -m async -q 32|-q 32 -b 4k -r|--bs=4k --rw=randread --ioengine=io_uring --iodepth=32 --fixedbufs --registerfiles|20000"
+	"seq128k-async-qd32-read|-b 128k -r read -m async -q 32|-q 32 -b 128k|--bs=128k --rw=read --ioengine=io_uring --iodepth=32 --fixedbufs --registerfiles|8000"
+	"seq1m-sync-qd1-read|-b 1M -r read -m sync|-q 1 -b 1M|--bs=1M --rw=read --ioengine=io_uring --iodepth=1 --fixedbufs --registerfiles|2000"
+)
+counted() { # OUT CMD...: run CMD, disk requests to OUT.req, perf counts to OUT.perf
+	local out=$1; shift
+	local a b
+	a=$(awk '{print $1 + $5}' "$dstat" 2>/dev/null || echo 0)
+	if ((have_perf)); then
+		perf stat -x, -o "$out.perf" -e syscalls:sys_enter_io_uring_enter \
+			-e context-switches "$@" >"$out.json" 2>"$out.err"
+	else
+		"$@" >"$out.json" 2>"$out.err"
+	fi
+	b=$(awk '{print $1 + $5}' "$dstat" 2>/dev/null || echo 0)
+	echo $((b - a)) >"$out.req"
+}
+for c in "${percells[@]}"; do
+	IFS='|' read -r name zargs uargs fargs nops <<<"$c"
+	counted "$raw/percost.$name.zc" "$zcbench" -s 1G $zargs -d -n "$nops" --no-create -j "$ext4_file"
+	counted "$raw/percost.$name.uring_loop" "$raw/uring_loop" $uargs -s 1G -d -n "$nops" "$ext4_file"
+	counted "$raw/percost.$name.fio" fio --name=zcb --filename="$ext4_file" --size=1G --direct=1 \
+		--norandommap --randrepeat=1 --mem=mmap --number_ios="$nops" --output-format=json $fargs
+	valgrind --tool=callgrind --toggle-collect=thread_main \
+		--callgrind-out-file="$raw/callgrind.percost.$name.zc.out" \
+		"$zcbench" -s 1G $zargs -d -n "$nops" --no-create -j "$ext4_file" \
+		>"$raw/callgrind.percost.$name.zc.json" 2>"$raw/callgrind.percost.$name.zc.log"
+	valgrind --tool=callgrind --toggle-collect=run_ring \
+		--callgrind-out-file="$raw/callgrind.percost.$name.uring_loop.out" \
+		"$raw/uring_loop" $uargs -s 1G -d -n "$nops" "$ext4_file" \
+		>"$raw/callgrind.percost.$name.uring_loop.json" 2>"$raw/callgrind.percost.$name.uring_loop.log"
+done
 uptime >"$raw/load-end.txt"
 
 python3 - "$out" "$n" <<'EOF'
@@ -260,6 +315,42 @@ for name in ("rss-tmpfs", "rss-staged"):
                  "growth_after_1s_kib": after1[-1][1] - after1[0][1],
                  "anon_growth_after_1s_kib": after1[-1][2] - after1[0][2],
                  "ops": r["ops"], "errors": r["errors"]}
+# percost
+def perf_counts(path):
+    c = {}
+    if not os.path.exists(path):
+        return c
+    with open(path) as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) > 2 and parts[0].replace(".", "").isdigit():
+                c[parts[2]] = float(parts[0])
+    return c
+pc = {}
+for jp in sorted(glob.glob(os.path.join(raw, "percost.*.json"))):
+    base = jp[:-5]
+    _, cell, tool = os.path.basename(base).split(".", 2)
+    d = J(jp)
+    if tool == "fio":
+        job = d["jobs"][0]
+        ops = job["read"]["total_ios"] + job["write"]["total_ios"]
+    else:
+        ops = d["ops"]
+    e = {"ops": ops}
+    with open(base + ".req") as f:
+        e["requests_per_op"] = int(f.read()) / ops if ops else None
+    p = perf_counts(base + ".perf")
+    if p:
+        e["io_uring_enter_per_op"] = p.get("syscalls:sys_enter_io_uring_enter", 0) / ops
+        e["context_switches_per_op"] = p.get("context-switches", 0) / ops
+    cg = os.path.join(raw, "callgrind.percost.%s.%s.log" % (cell, tool))
+    if os.path.exists(cg):
+        with open(cg) as f:
+            m = re.search(r"Collected : (\d+)", f.read())
+        cgj = J(os.path.join(raw, "callgrind.percost.%s.%s.json" % (cell, tool)))
+        e["instr_per_op"] = int(m.group(1)) / cgj["ops"] if m and cgj["ops"] else None
+    pc.setdefault(cell, {})[tool] = e
+res["percost"] = pc
 with open(os.path.join(out, "targets.json"), "w") as f:
     json.dump(res, f, indent=1)
 
@@ -302,6 +393,23 @@ for name in ("rss-tmpfs", "rss-staged"):
     lines.append("| RSS over %.0f s (%s, %s path) | %d -> %d KiB, max %d (%d samples) | growth %+d KiB | %s |" % (
         x["seconds"], name[4:], x["path"], x["rss_first_kib"], x["rss_last_kib"], x["rss_max_kib"],
         x["samples"], x["growth_after_1s_kib"], pf(x["growth_after_1s_kib"] <= 256)))
+def num(v, fmt):
+    return "-" if v is None else fmt % v
+lines.append("")
+lines.append("Per operation on the O_DIRECT path (user-space instructions from callgrind, "
+             "the rest counted by perf stat and /sys/block/DEV/stat over the whole run):")
+lines.append("")
+lines.append("| cell | tool | instructions | io_uring_enter | context switches | disk requests |")
+lines.append("|---|---|---:|---:|---:|---:|")
+for cell in sorted(pc):
+    for tool in ("zc", "uring_loop", "fio"):
+        e = pc[cell].get(tool)
+        if not e:
+            continue
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            cell, {"zc": "zcbench (library)", "uring_loop": "uring_loop", "fio": "fio io_uring"}[tool],
+            num(e.get("instr_per_op"), "%.0f"), num(e.get("io_uring_enter_per_op"), "%.2f"),
+            num(e.get("context_switches_per_op"), "%.2f"), num(e.get("requests_per_op"), "%.2f")))
 with open(os.path.join(out, "targets.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
 print("\n".join(lines))

@@ -9,9 +9,9 @@
  * One thread, one ring, the buffer registered once as a fixed buffer and
  * the file as a fixed file; READ_FIXED/WRITE_FIXED at queue depth QD.
  * Each completion frees a slot that gets a new operation; every BATCH new
- * operations are submitted together (default 1, as fio and zcbench do),
- * a last partial batch with the wait for the next completion in the same
- * io_uring_enter. Offsets: random (-r) or
+ * operations are submitted together (default 1, as fio and zcbench do);
+ * the submission that fills the queue (at QD 1 every one) waits for the
+ * next completion in the same io_uring_enter. Offsets: random (-r) or
  * sequential, in whole blocks, with the same generator and seed as
  * zcbench. Latency is taken the way zcbench takes it (one clock read per
  * submitted batch and per reaped batch) so the two are comparable.
@@ -228,15 +228,24 @@ static int submit_pending(struct io_uring *ring, unsigned *npend,
 	return ret < 0 ? ret : 0;
 }
 
-/* qd operations in flight; every completion's slot gets a new operation */
+/*
+ * qd operations in flight; every completion's slot gets a new operation.
+ * The completions seen are taken off the ring first, as zc_reap does;
+ * every batch of new operations is submitted, and the submission that
+ * fills the queue again also waits for the next completion, in the same
+ * io_uring_enter, as a hand-written loop would.
+ */
 __attribute__((noinline)) static int run_ring(struct io_uring *ring, char *buf,
 					      unsigned qd, unsigned batch)
 {
-	unsigned npend = 0, inflight = 0;
+	unsigned npend = 0, inflight = 0, *done = calloc(qd, sizeof(*done));
+	int *res = calloc(qd, sizeof(*res));
 	bool stopping = false;
 	uint64_t tnow;
 	int ret;
 
+	if (!done || !res)
+		return 1;
 	t_start = now_ns();
 	for (unsigned s = 0; s < qd; s++) {
 		prep(ring, buf, s);
@@ -258,15 +267,24 @@ __attribute__((noinline)) static int run_ring(struct io_uring *ring, char *buf,
 		io_uring_for_each_cqe(ring, head, cqe) {
 			unsigned s = (unsigned)io_uring_cqe_get_data64(cqe);
 
-			n++;
 			if (cqe->res != (int)bs)
 				errors++;
+			res[n] = cqe->res;
+			done[n++] = s;
+			if (n == qd)
+				break;
+		}
+		io_uring_cq_advance(ring, n);
+		inflight -= n;
+		for (unsigned i = 0; i < n; i++) {
+			unsigned s = done[i];
+
 			if (stopping)
 				continue;
 			hist_add(tnow - t_sub[s]);
 			ops++;
-			if (cqe->res > 0)
-				bytes += (uint64_t)cqe->res;
+			if (res[i] > 0)
+				bytes += (uint64_t)res[i];
 			if (run_over(tnow)) {
 				stopping = true;
 				t_end = tnow;
@@ -274,18 +292,19 @@ __attribute__((noinline)) static int run_ring(struct io_uring *ring, char *buf,
 			}
 			prep(ring, buf, s);
 			pending[npend++] = s;
-			/* the submission may post completions that this loop
-			 * still visits: their clock starts later (tnow) */
-			if (npend == batch &&
-			    (ret = submit_pending(ring, &npend, &inflight, false, &tnow)))
-				return fail_enter(ret);
+			if (npend == batch) {
+				ret = submit_pending(ring, &npend, &inflight,
+						     inflight + npend == qd, &tnow);
+				if (ret)
+					return fail_enter(ret);
+			}
 		}
-		io_uring_cq_advance(ring, n);
-		inflight -= n;
-		/* the rest of a batch, with the wait for the next one */
+		/* the rest of a batch, with the wait for the next completion */
 		if (npend && (ret = submit_pending(ring, &npend, &inflight, true, &tnow)))
 			return fail_enter(ret);
 	}
+	free(done);
+	free(res);
 	return 0;
 }
 
