@@ -2,10 +2,14 @@
 /*
  * Memory that is an io_uring fixed buffer: shared by every backend whose
  * registration pins memory into the context's buffer table (uring_fixed,
- * pin_lease). Pinning happens once at registration; synchronous
- * page-cache I/O still uses pread/pwrite into the same memory, because for
- * cached data a plain copy beats a ring round trip and lands in the same
- * place; O_DIRECT I/O and queues use READ_FIXED/WRITE_FIXED.
+ * pin_lease). Pinning happens once at registration, and queued O_DIRECT
+ * operations name the fixed buffer (READ_FIXED/WRITE_FIXED: no pinning per
+ * I/O). Synchronous calls are pread/pwrite on the same memory: for cached
+ * data a plain copy beats a ring round trip and lands in the same place,
+ * and for O_DIRECT a ring at queue depth 1 only adds to each operation's
+ * latency (a write's completion goes through a kernel worker before the
+ * ring posts it; measured on ext4 over virtio-blk: 4 KiB reads 0.95x,
+ * 4 KiB writes 0.91x and 128 KiB writes down to 0.5x of pread/pwrite).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,28 +139,11 @@ static bool fixed_would_split(const struct zc_reg *r, const struct zc_io *io)
 
 ssize_t zc_fixed_io(struct zc_reg *r, const struct zc_io *io)
 {
-	struct zc_ring *ring;
-	ssize_t n;
-	int ret, slot;
+	int ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
 
-	ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
 	if (ret)
 		return plain_rw(r, io, ret);
-	if (!zc_file_direct(r->file))
-		return zc_sys_rw(r->file->fd, io->dir, io->buf, io->len, io->file_off);
-	slot = zc_reg_slot(r, io->reg_off, io->len);
-	ring = zc_ring_get(r->ctx);
-	if (!ring)
-		return plain_rw(r, io, -ENOMEM);
-	if (fixed_would_split(r, io)) {
-		slot = -1; /* by choice: not a fallback */
-	} else if (!zc_ring_has_slot(ring, slot)) {
-		zc_ring_put(r->ctx, ring);
-		return plain_rw(r, io, -ENOENT);
-	}
-	n = zc_ring_rw(ring, r->file, io->dir, io->buf, io->len, io->file_off, slot);
-	zc_ring_put(r->ctx, ring);
-	return n;
+	return zc_sys_rw(r->file->fd, io->dir, io->buf, io->len, io->file_off);
 }
 
 int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,

@@ -397,12 +397,11 @@ int zc_copy_file(struct zc_reg *r, char *reason, size_t len);
 void zc_unmap(struct zc_reg *r);
 
 /* ------------------------------------------------------------------ */
-/* staging.c: bounded, NUMA-local, ring-registered staging memory      */
+/* staging.c: bounded, NUMA-local staging memory                       */
 
 struct zc_stage {
 	void *buf;
 	size_t size;
-	int slot; /* fixed buffer slot, -1 if not registered */
 	int index;
 };
 int zc_staging_init(struct zc_ctx *ctx);
@@ -458,9 +457,6 @@ void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first,
 			   unsigned slot_count);
 int zc_rings_add_file(struct zc_ctx *ctx, int fd);
 void zc_rings_del_file(struct zc_ctx *ctx, int idx);
-/* a ring for one caller at a time; ring_put returns it to the pool */
-struct zc_ring *zc_ring_get(struct zc_ctx *ctx);
-void zc_ring_put(struct zc_ctx *ctx, struct zc_ring *ring);
 struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth);
 void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring);
 int zc_rings_attach(struct zc_ctx *ctx, int ring_fd);
@@ -469,9 +465,6 @@ int zc_rings_detach(struct zc_ctx *ctx, int ring_fd);
 bool zc_rings_slot_live(struct zc_ctx *ctx, int slot);
 /* does ring carry slot? (registration may have failed on a ring) */
 bool zc_ring_has_slot(const struct zc_ring *ring, int slot);
-/* one synchronous I/O through ring (fixed buffer when slot >= 0) */
-ssize_t zc_ring_rw(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
-		   void *buf, size_t len, uint64_t off, int slot);
 /* queue.c access to the raw ring */
 int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 		 void *buf, size_t len, uint64_t off, int slot,

@@ -40,20 +40,6 @@ ssize_t zc_sys_rw_rest(int fd, enum zc_dir dir, void *buf, size_t len,
 	return (ssize_t)done;
 }
 
-/* Aligned transfer between the file and a staging chunk. */
-static ssize_t stage_rw(struct zc_file *f, const struct zc_stage *st,
-			char *win, enum zc_dir dir, size_t len, uint64_t off)
-{
-	struct zc_ring *ring;
-	ssize_t ret;
-
-	if (st->slot < 0 || !(ring = zc_ring_get(f->ctx)))
-		return zc_sys_rw(f->fd, dir, win, len, off);
-	ret = zc_ring_rw(ring, f, dir, win, len, off, st->slot);
-	zc_ring_put(f->ctx, ring);
-	return ret;
-}
-
 /*
  * glibc's memcpy runs up to 16 times slower when its destination lies 1
  * to 63 bytes past its source modulo 4 KiB (128 KiB copies: 2.8 against
@@ -107,7 +93,7 @@ static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 			u_len = w_len - head;
 		}
 		if (dir == ZC_DIR_READ) {
-			n = stage_rw(f, &st, win, ZC_DIR_READ, w_len, w_off);
+			n = zc_sys_rw(f->fd, ZC_DIR_READ, win, w_len, w_off);
 			if (n < 0) {
 				ret = (int)n;
 				break;
@@ -125,7 +111,7 @@ static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 		if (head || u_len != w_len) {
 			struct stat sb;
 
-			n = stage_rw(f, &st, win, ZC_DIR_READ, w_len, w_off);
+			n = zc_sys_rw(f->fd, ZC_DIR_READ, win, w_len, w_off);
 			if (n >= 0 && (size_t)n < w_len)
 				memset(win + n, 0, w_len - (size_t)n);
 			if (n >= 0 && fstat(f->fd, &sb) < 0)
@@ -138,7 +124,7 @@ static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 			uint64_t final_size = (uint64_t)n;
 
 			memcpy(win + head, (char *)buf + done, u_len);
-			n = stage_rw(f, &st, win, ZC_DIR_WRITE, w_len, w_off);
+			n = zc_sys_rw(f->fd, ZC_DIR_WRITE, win, w_len, w_off);
 			if (n == (ssize_t)w_len && w_end > final_size &&
 			    (head || u_len != w_len) &&
 			    ftruncate(f->fd, (off_t)final_size) < 0)

@@ -2,8 +2,10 @@
 /*
  * Staging memory for transfers that cannot use the caller's memory as it
  * is (O_DIRECT alignment). Chunks are allocated on demand on the wanted
- * NUMA node, registered as fixed buffers where io_uring works, never more
- * than bounce_bytes in all, and wiped before they serve another file.
+ * NUMA node, never more than bounce_bytes in all, and wiped before they
+ * serve another file. They are not io_uring fixed buffers: staged
+ * transfers are synchronous, and synchronous I/O is pread/pwrite (see
+ * src/fixed.c), so a pin would only charge RLIMIT_MEMLOCK.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,6 @@
 
 struct chunk {
 	void *buf;
-	int slot;
 	int node;
 	uint64_t owner; /* serial of the file whose data the chunk last held */
 	bool busy;
@@ -49,10 +50,8 @@ void zc_staging_fini(struct zc_ctx *ctx)
 
 	if (!s)
 		return;
-	for (unsigned i = 0; i < s->count; i++) {
-		zc_rings_del_buffer(ctx, s->chunk[i].slot, 1);
+	for (unsigned i = 0; i < s->count; i++)
 		zc_mem_free(s->chunk[i].buf, s->chunk_size);
-	}
 	pthread_cond_destroy(&s->freed);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -62,7 +61,6 @@ void zc_staging_fini(struct zc_ctx *ctx)
 static int chunk_new(struct zc_ctx *ctx, struct zc_staging *s, int node)
 {
 	struct chunk *c = &s->chunk[s->count];
-	unsigned n;
 	int ret;
 
 	ret = zc_fault_hit(ctx->faults, ZC_BACKEND_BOUNCE, "alloc");
@@ -72,10 +70,6 @@ static int chunk_new(struct zc_ctx *ctx, struct zc_staging *s, int node)
 	if (!c->buf)
 		return -ENOMEM;
 	c->node = node;
-	c->slot = -1;
-	if (ctx->rings && zc_rings_add_buffer(ctx, c->buf, s->chunk_size,
-					      &c->slot, &n))
-		c->slot = -1; /* still usable with plain I/O */
 	return (int)s->count++;
 }
 
@@ -122,8 +116,7 @@ int zc_stage_get(struct zc_ctx *ctx, const struct zc_file *owner,
 	if (c->owner && c->owner != owner->serial)
 		memset(c->buf, 0, s->chunk_size);
 	c->owner = owner->serial;
-	*out = (struct zc_stage){ .buf = c->buf, .size = s->chunk_size,
-				  .slot = c->slot, .index = i };
+	*out = (struct zc_stage){ .buf = c->buf, .size = s->chunk_size, .index = i };
 	return 0;
 }
 

@@ -1335,8 +1335,11 @@ static int clone_every(void *arg)
 	run_begin(&x, a, g_tmpfs, 0, 0);
 	clone_checks(&x, a->err, 111);
 	run_end(&x);
-	/* O_DIRECT: synchronous fixed-buffer I/O runs on pool rings */
+	/* O_DIRECT: queued fixed-buffer I/O reaches the device from the
+	 * queue's ring, which got the slot by registering it again */
 	if (g_ext4 && g_direct_ok) {
+		struct zc_completion c[1];
+		struct zc_queue *q;
 		struct zc_reg *r;
 		int rc;
 
@@ -1344,9 +1347,17 @@ static int clone_every(void *arg)
 		r = reg_plain(x.t.f, x.mem, MEM_LEN, 0, 0, &rc);
 		ZT_CREQ(r);
 		want_backend(r, ZC_BACKEND_URING_FIXED);
-		ZT_CREQ(zc_read(r, 0, 0, 65536) == 65536);
+		ZT_CREQ(zc_queue_create(x.ctx, 4, 0, &q) == 0);
+		ZT_CREQ(zc_prep_read(q, r, 0, 0, 65536, 1) == 0);
+		ZT_CREQ(zc_submit(q) == 1);
+		ZT_CREQ(zc_reap(q, c, 1, 1, 10000) == 1);
+		ZT_CREQ_MSG(c[0].res == 65536 && !(c[0].flags & (ZC_CQE_F_FALLBACK |
+								  ZC_CQE_F_INLINE)),
+			    "O_DIRECT read res %lld flags 0x%x: the slot is missing on the "
+			    "queue's ring", (long long)c[0].res, c[0].flags);
 		ZT_CREQ(zt_verify(x.mem, 65536, SEED, 0) == -1);
-		io_plain(r, x.mem, &x.t, 113);
+		zc_queue_destroy(q);
+		io_plain(r, x.mem, &x.t, 114);
 		/* an aligned op that left the fixed buffer would post this */
 		want_no_events(x.ctx);
 		ZT_CREQ(zc_reg_destroy(r) == 0);

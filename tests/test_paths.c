@@ -4,12 +4,14 @@
  * tracepoint io_uring:io_uring_submit_req names the opcode of every
  * request a ring submits; a private tracefs mount and instance, filtered
  * on the calling thread, show whether an O_DIRECT read went down as
- * READ_FIXED (the registration's fixed buffer) or as READ (the same
- * memory, pinned by the kernel for that one I/O).
+ * READ_FIXED (the registration's fixed buffer), as READ (the same memory,
+ * pinned by the kernel for that one I/O), or not through a ring at all.
  *
- * Variant: segments. An O_DIRECT operation over more pages than the disk
- * takes segments in one request must not name the fixed buffer (the block
- * layer would split it); one within the limit must. Needs root (tracefs),
+ * Variant: segments, on a uring_fixed registration of an O_DIRECT file.
+ * Synchronous calls are pread/pwrite, whatever their size: no ring
+ * request. A queued operation over more pages than the disk takes
+ * segments in one request must not name the fixed buffer (the block layer
+ * would split it); one within the limit must. Needs root (tracefs),
  * io_uring and an ext4 directory on a disk that reports
  * queue/max_segments; exits 77 with the reason otherwise.
  */
@@ -155,63 +157,37 @@ static void reset_file(void)
 /* ------------------------------------------------------------------ */
 /* tests                                                                */
 
-START_TEST(test_paths_sync_read_within_max_segments_uses_fixed_buffer)
+START_TEST(test_paths_sync_calls_make_no_ring_requests)
 {
-	const size_t len = (size_t)g_max_segs * PAGE;
+	const size_t small = (size_t)g_max_segs * PAGE;
+	const size_t big = (size_t)(g_max_segs + 1) * PAGE;
 	unsigned rf, rp, wf, wp;
 	struct trace t;
 	struct fx x;
 
 	fx_open(&x);
 	trace_start(&t);
-	ck_assert_int_eq(zc_read(x.r, 0, PAGE, len), (ssize_t)len);
+	ck_assert_int_eq(zc_read(x.r, 0, PAGE, small), (ssize_t)small);
+	ck_assert_int_eq(zc_read(x.r, small, 0, big), (ssize_t)big);
 	trace_stop(&t, &rf, &rp, &wf, &wp);
-	ck_assert_int_eq(zt_verify(x.mem, len, F_SEED, PAGE), -1);
-	ck_assert_msg(rf == 1 && rp == 0, "%zu-page read: %u READ_FIXED, %u READ requests",
-		      len / PAGE, rf, rp);
-	fx_close(&x);
-}
-END_TEST
-
-START_TEST(test_paths_sync_read_over_max_segments_is_a_plain_read)
-{
-	const size_t len = (size_t)(g_max_segs + 1) * PAGE;
-	unsigned rf, rp, wf, wp;
-	struct trace t;
-	struct fx x;
-
-	fx_open(&x);
+	ck_assert_int_eq(zt_verify(x.mem, small, F_SEED, PAGE), -1);
+	ck_assert_int_eq(zt_verify(x.mem + small, big, F_SEED, 0), -1);
+	zt_fill(x.mem, big, F_SEED + 1, 0);
 	trace_start(&t);
-	ck_assert_int_eq(zc_read(x.r, PAGE, 0, len), (ssize_t)len);
-	trace_stop(&t, &rf, &rp, &wf, &wp);
-	ck_assert_int_eq(zt_verify(x.mem + PAGE, len, F_SEED, 0), -1);
-	ck_assert_msg(rf == 0 && rp == 1, "%zu-page read: %u READ_FIXED, %u READ requests",
-		      len / PAGE, rf, rp);
-	fx_close(&x);
-}
-END_TEST
-
-START_TEST(test_paths_sync_write_over_max_segments_is_a_plain_write)
-{
-	const size_t len = (size_t)(g_max_segs + 1) * PAGE;
-	unsigned rf, rp, wf, wp;
-	struct trace t;
-	struct fx x;
-
-	fx_open(&x);
-	zt_fill(x.mem, len, F_SEED + 1, 0);
-	trace_start(&t);
-	ck_assert_int_eq(zc_write(x.r, 0, 0, len), (ssize_t)len);
+	ck_assert_int_eq(zc_write(x.r, 0, 0, big), (ssize_t)big);
 	ck_assert_int_eq(zc_write(x.r, 0, 0, PAGE), (ssize_t)PAGE);
 	trace_stop(&t, &rf, &rp, &wf, &wp);
-	ck_assert_msg(wf == 1 && wp == 1, "writes of %zu pages and 1 page: %u WRITE_FIXED, "
-		      "%u WRITE requests", len / PAGE, wf, wp);
+	ck_assert_msg(rf + rp + wf + wp == 0, "synchronous calls made ring requests: "
+		      "%u READ_FIXED, %u READ, %u WRITE_FIXED, %u WRITE", rf, rp, wf, wp);
 	fx_close(&x);
-	ck_assert_int_eq(zt_verify_file(g_path, 0, len, F_SEED + 1), -1);
+	ck_assert_int_eq(zt_verify_file(g_path, 0, big, F_SEED + 1), -1);
 }
 END_TEST
 
-START_TEST(test_paths_queued_reads_pick_the_request_per_size)
+enum dir { RD, WR };
+
+/* one queued operation of each size, both completed; the requests seen */
+static void queue_pair(struct fx *x, enum dir dir, unsigned *fixed, unsigned *plain)
 {
 	const size_t small = (size_t)g_max_segs * PAGE;
 	const size_t big = (size_t)(g_max_segs + 1) * PAGE;
@@ -219,14 +195,17 @@ START_TEST(test_paths_queued_reads_pick_the_request_per_size)
 	struct zc_queue *q;
 	unsigned rf, rp, wf, wp;
 	struct trace t;
-	struct fx x;
 	int n = 0;
 
-	fx_open(&x);
-	ck_assert_int_eq(zc_queue_create(x.ctx, 4, 0, &q), 0);
+	ck_assert_int_eq(zc_queue_create(x->ctx, 4, 0, &q), 0);
 	trace_start(&t);
-	ck_assert_int_eq(zc_prep_read(q, x.r, 0, 0, small, 1), 0);
-	ck_assert_int_eq(zc_prep_read(q, x.r, small, PAGE, big, 2), 0);
+	if (dir == RD) {
+		ck_assert_int_eq(zc_prep_read(q, x->r, 0, 0, small, 1), 0);
+		ck_assert_int_eq(zc_prep_read(q, x->r, small, PAGE, big, 2), 0);
+	} else {
+		ck_assert_int_eq(zc_prep_write(q, x->r, 0, 0, small, 1), 0);
+		ck_assert_int_eq(zc_prep_write(q, x->r, small, small, big, 2), 0);
+	}
 	ck_assert_int_eq(zc_submit(q), 2);
 	while (n < 2) {
 		int got = zc_reap(q, c + n, (unsigned)(2 - n), 1, -1);
@@ -242,12 +221,42 @@ START_TEST(test_paths_queued_reads_pick_the_request_per_size)
 			      "op %llu flags 0x%x", (unsigned long long)c[i].user_data,
 			      c[i].flags);
 	}
-	ck_assert_int_eq(zt_verify(x.mem, small, F_SEED, 0), -1);
-	ck_assert_int_eq(zt_verify(x.mem + small, big, F_SEED, PAGE), -1);
-	ck_assert_msg(rf == 1 && rp == 1, "queued reads of %zu and %zu pages: %u READ_FIXED, "
-		      "%u READ requests", small / PAGE, big / PAGE, rf, rp);
 	zc_queue_destroy(q);
+	*fixed = dir == RD ? rf : wf;
+	*plain = dir == RD ? rp : wp;
+	ck_assert_int_eq(dir == RD ? wf + wp : rf + rp, 0);
+}
+
+START_TEST(test_paths_queued_reads_pick_the_request_per_size)
+{
+	const size_t small = (size_t)g_max_segs * PAGE;
+	unsigned fixed, plain;
+	struct fx x;
+
+	fx_open(&x);
+	queue_pair(&x, RD, &fixed, &plain);
+	ck_assert_int_eq(zt_verify(x.mem, small, F_SEED, 0), -1);
+	ck_assert_int_eq(zt_verify(x.mem + small, small + PAGE, F_SEED, PAGE), -1);
+	ck_assert_msg(fixed == 1 && plain == 1, "queued reads of %u and %u pages: %u READ_FIXED, "
+		      "%u READ requests", g_max_segs, g_max_segs + 1, fixed, plain);
 	fx_close(&x);
+}
+END_TEST
+
+START_TEST(test_paths_queued_writes_pick_the_request_per_size)
+{
+	const size_t small = (size_t)g_max_segs * PAGE;
+	const size_t big = (size_t)(g_max_segs + 1) * PAGE;
+	unsigned fixed, plain;
+	struct fx x;
+
+	fx_open(&x);
+	zt_fill(x.mem, small + big, F_SEED + 2, 0);
+	queue_pair(&x, WR, &fixed, &plain);
+	ck_assert_msg(fixed == 1 && plain == 1, "queued writes of %u and %u pages: %u "
+		      "WRITE_FIXED, %u WRITE requests", g_max_segs, g_max_segs + 1, fixed, plain);
+	fx_close(&x);
+	ck_assert_int_eq(zt_verify_file(g_path, 0, small + big, F_SEED + 2), -1);
 }
 END_TEST
 
@@ -353,10 +362,9 @@ int main(int argc, char **argv)
 
 	tc = zt_tcase("segments");
 	tcase_add_checked_fixture(tc, reset_file, NULL);
-	tcase_add_test(tc, test_paths_sync_read_within_max_segments_uses_fixed_buffer);
-	tcase_add_test(tc, test_paths_sync_read_over_max_segments_is_a_plain_read);
-	tcase_add_test(tc, test_paths_sync_write_over_max_segments_is_a_plain_write);
+	tcase_add_test(tc, test_paths_sync_calls_make_no_ring_requests);
 	tcase_add_test(tc, test_paths_queued_reads_pick_the_request_per_size);
+	tcase_add_test(tc, test_paths_queued_writes_pick_the_request_per_size);
 	suite_add_tcase(s, tc);
 	return zt_run_suite(s);
 }

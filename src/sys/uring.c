@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * io_uring rings of a context. One registration ring holds the context's
- * sparse fixed-buffer table; every I/O ring (one per queue, plus a pool for
- * synchronous callers) gets the same slots: cloned from the registration
+ * sparse fixed-buffer table; every I/O ring (one per queue, and the
+ * application's rings attached with zc_ctx_uring_attach) gets the same
+ * slots: cloned from the registration
  * ring where the kernel has IORING_REGISTER_CLONE_BUFFERS (no second pin,
  * no second memlock charge), else registered again. Files get the same
  * index in every ring's fixed-file table.
@@ -32,7 +33,6 @@ struct zc_ring {
 	struct io_uring ring; /* only ring_fd is set for an attached ring */
 	bool external;        /* the application's ring: never exited here */
 	struct zc_ring *next;      /* all I/O rings of the context */
-	struct zc_ring *next_free; /* synchronous pool */
 	bool files_ok;             /* fixed-file table usable */
 	uint64_t slot_ok[SLOT_WORDS];
 };
@@ -45,7 +45,7 @@ struct zc_ringset {
 	struct io_uring reg_ring; /* holds the table, runs no I/O */
 	unsigned features;
 	enum clone_support clone;
-	struct zc_ring *all, *pool;
+	struct zc_ring *all;
 	uint64_t slot_used[SLOT_WORDS];
 	struct iovec slot_iov[ZC_MAX_SLOTS]; /* to re-register without clone */
 	int file_fd[ZC_MAX_FIXED_FILES];     /* -1: free */
@@ -179,12 +179,6 @@ void zc_rings_fini(struct zc_ctx *ctx)
 
 	if (!rs)
 		return;
-	while (rs->pool) {
-		struct zc_ring *r = rs->pool;
-
-		rs->pool = r->next_free;
-		zc_ring_free(ctx, r);
-	}
 	io_uring_queue_exit(&rs->reg_ring);
 	pthread_mutex_destroy(&rs->lock);
 	free(rs);
@@ -363,31 +357,6 @@ bool zc_rings_slot_live(struct zc_ctx *ctx, int slot)
 	live = rs->slot_iov[slot].iov_base != NULL;
 	pthread_mutex_unlock(&rs->lock);
 	return live;
-}
-
-struct zc_ring *zc_ring_get(struct zc_ctx *ctx)
-{
-	struct zc_ringset *rs = ctx->rings;
-	struct zc_ring *r;
-
-	if (!rs)
-		return NULL;
-	pthread_mutex_lock(&rs->lock);
-	r = rs->pool;
-	if (r)
-		rs->pool = r->next_free;
-	pthread_mutex_unlock(&rs->lock);
-	return r ? r : zc_ring_new(ctx, 4);
-}
-
-void zc_ring_put(struct zc_ctx *ctx, struct zc_ring *ring)
-{
-	struct zc_ringset *rs = ctx->rings;
-
-	pthread_mutex_lock(&rs->lock);
-	ring->next_free = rs->pool;
-	rs->pool = ring;
-	pthread_mutex_unlock(&rs->lock);
 }
 
 bool zc_ring_has_slot(const struct zc_ring *ring, int slot)
@@ -607,47 +576,6 @@ int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
 	return (int)n;
 }
 
-/* One synchronous transfer; loops over short transfers, stops at EOF. */
-ssize_t zc_ring_rw(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
-		   void *buf, size_t len, uint64_t off, int slot)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		size_t chunk = ZC_MIN(len - done, (size_t)1 << 30);
-		struct io_uring_cqe *cqe;
-		int ret, res;
-
-		ret = zc_ring_prep(ring, f, dir, (char *)buf + done, chunk,
-				   off + done, slot, 0);
-		if (ret)
-			return ret;
-		/* submit and wait in one io_uring_enter; -EINTR before the
-		 * submission leaves the SQE queued for the next try */
-		do
-			ret = io_uring_submit_and_wait(&ring->ring, 1);
-		while (ret == -EINTR);
-		if (ret < 0)
-			return ret;
-		/* the CQE is normally there: no further system call */
-		do
-			ret = io_uring_wait_cqe(&ring->ring, &cqe);
-		while (ret == -EINTR);
-		if (ret)
-			return ret;
-		res = cqe->res;
-		io_uring_cqe_seen(&ring->ring, cqe);
-		if (res == -EINTR || res == -EAGAIN)
-			continue;
-		if (res < 0)
-			return res; /* short means EOF only */
-		if (res == 0)
-			break;
-		done += (size_t)res;
-	}
-	return (ssize_t)done;
-}
-
 void zc_rings_describe(struct zc_ctx *ctx, char *buf, size_t len)
 {
 	struct zc_ringset *rs = ctx->rings;
@@ -679,19 +607,12 @@ void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count
 void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count) {}
 int zc_rings_add_file(struct zc_ctx *ctx, int fd) { return -ENOSYS; }
 void zc_rings_del_file(struct zc_ctx *ctx, int idx) {}
-struct zc_ring *zc_ring_get(struct zc_ctx *ctx) { return NULL; }
-void zc_ring_put(struct zc_ctx *ctx, struct zc_ring *ring) {}
 struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth) { return NULL; }
 void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring) {}
 int zc_rings_attach(struct zc_ctx *ctx, int ring_fd) { return -ENOSYS; }
 int zc_rings_detach(struct zc_ctx *ctx, int ring_fd) { return -ENOSYS; }
 bool zc_rings_slot_live(struct zc_ctx *ctx, int slot) { return false; }
 bool zc_ring_has_slot(const struct zc_ring *ring, int slot) { return false; }
-ssize_t zc_ring_rw(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
-		   void *buf, size_t len, uint64_t off, int slot)
-{
-	return -ENOSYS;
-}
 int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 		 void *buf, size_t len, uint64_t off, int slot, uint64_t cookie)
 {
