@@ -91,8 +91,10 @@ gcc -O2 -Wall -o "$uring_loop" "$here/uring_loop.c" -luring -lm
 	dev=$(df -P "$ext4_dir" | awk 'NR==2 {print $1}' | sed 's|/dev/||')
 	if [[ -e /sys/class/block/$dev ]]; then
 		q=/sys/class/block/$dev/queue
-		echo "disk:      $dev model=$(cat /sys/class/block/$dev/device/model 2>/dev/null || echo ?) driver=$(basename "$(readlink -f /sys/class/block/$dev/device/driver 2>/dev/null)" 2>/dev/null) scheduler=$(cat $q/scheduler) nr_requests=$(cat $q/nr_requests) rotational=$(cat $q/rotational)"
+		echo "disk:      $dev model=$(cat /sys/class/block/$dev/device/model 2>/dev/null || echo ?) driver=$(basename "$(readlink -f /sys/class/block/$dev/device/driver 2>/dev/null)" 2>/dev/null) scheduler=$(cat $q/scheduler) nr_requests=$(cat $q/nr_requests) rotational=$(cat $q/rotational) max_segments=$(cat $q/max_segments 2>/dev/null) max_sectors_kb=$(cat $q/max_sectors_kb 2>/dev/null)"
 	fi
+	echo "caches:    $(lscpu 2>/dev/null | sed -n 's/^L\([123][di]*\) cache: *\(.*\)/L\1 \2;/p' | tr '\n' ' ')"
+	echo "THP:       anon $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null), shmem $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null), $tmpfs_dir mounted $(findmnt -no OPTIONS --target "$tmpfs_dir" 2>/dev/null | head -n 1)"
 	echo "fio:       $(fio --version)"
 	echo "liburing:  $(pkg-config --modversion liburing 2>/dev/null || echo unknown)"
 	echo "gcc:       $(gcc -dumpfullversion)"

@@ -13,8 +13,9 @@
  *    with a file on FILE, and (b) io_uring_register_buffers +
  *    io_uring_unregister_buffers of the same memory on a raw ring of the
  *    same setup (one iovec per GiB, as the library splits): ROUNDS each.
- *    Reports the medians and their ratio, registration only (destroy and
- *    unregister timed apart).
+ *    Reports the medians and their ratio, and the median of the per-round
+ *    ratios (the two sides of a round are adjacent in time, and take turns
+ *    going first), registration only (destroy and unregister timed apart).
  * Prints one JSON object.
  */
 #define _GNU_SOURCE
@@ -56,18 +57,61 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* one zc_reg_create + zc_reg_destroy of the memory: times in us */
+static int reg_zc(struct zc_file *zf, void *mem, size_t len, double *t_reg,
+		  double *t_del)
+{
+	struct zc_reg_params rp = {
+		.field_mask = ZC_REG_FIELD_ADDR | ZC_REG_FIELD_LENGTH,
+		.addr = mem, .length = len,
+	};
+	struct zc_reg *reg;
+	double t = now_us();
+	int ret = zc_reg_create(zf, &rp, &reg);
+
+	*t_reg = now_us() - t;
+	if (ret) {
+		fprintf(stderr, "regcost: zc_reg_create: %s\n", zc_strerror(ret));
+		return 1;
+	}
+	if (zc_reg_backend(reg) != ZC_BACKEND_URING_FIXED)
+		fprintf(stderr, "regcost: note: registration landed on %s\n",
+			zc_backend_name(zc_reg_backend(reg)));
+	t = now_us();
+	zc_reg_destroy(reg);
+	*t_del = now_us() - t;
+	return 0;
+}
+
+/* the same with io_uring_register_buffers on a raw ring */
+static int reg_raw(struct io_uring *ring, const struct iovec *iov, unsigned niov,
+		   double *t_reg, double *t_del)
+{
+	double t = now_us();
+	int ret = io_uring_register_buffers(ring, iov, niov);
+
+	*t_reg = now_us() - t;
+	if (ret) {
+		fprintf(stderr, "regcost: io_uring_register_buffers: %s\n", strerror(-ret));
+		return 1;
+	}
+	t = now_us();
+	io_uring_unregister_buffers(ring);
+	*t_del = now_us() - t;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t mib = argc > 2 ? strtoull(argv[2], NULL, 0) : 1024;
 	unsigned rounds = argc > 3 ? (unsigned)atoi(argv[3]) : 7;
 	unsigned nctx = rounds * 5;
 	size_t len = mib << 20;
-	double *ctx_us, *zc_us, *zc_del_us, *raw_us, *raw_del_us, t;
+	double *ctx_us, *zc_us, *zc_del_us, *raw_us, *raw_del_us, *pair, t;
 	struct io_uring_params p;
 	struct io_uring ring;
 	struct zc_ctx *ctx;
 	struct zc_file *zf;
-	struct zc_reg *reg;
 	struct iovec iov[64];
 	unsigned niov = 0;
 	char *mem;
@@ -82,6 +126,7 @@ int main(int argc, char **argv)
 	zc_del_us = calloc(rounds, sizeof(double));
 	raw_us = calloc(rounds, sizeof(double));
 	raw_del_us = calloc(rounds, sizeof(double));
+	pair = calloc(rounds, sizeof(double));
 
 	/* 1. context creation */
 	for (unsigned i = 0; i < nctx; i++) {
@@ -125,36 +170,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (unsigned i = 0; i < rounds; i++) {
-		struct zc_reg_params rp = {
-			.field_mask = ZC_REG_FIELD_ADDR | ZC_REG_FIELD_LENGTH,
-			.addr = mem, .length = len,
-		};
-
-		t = now_us();
-		ret = zc_reg_create(zf, &rp, &reg);
-		zc_us[i] = now_us() - t;
-		if (ret) {
-			fprintf(stderr, "regcost: zc_reg_create: %s\n", zc_strerror(ret));
-			return 1;
+		/* every other round the raw registration goes first, so that
+		 * neither side always follows the other's unpin */
+		for (unsigned k = 0; k < 2; k++) {
+			if ((k == 0) == (i % 2 == 0)) {
+				if (reg_zc(zf, mem, len, &zc_us[i], &zc_del_us[i]))
+					return 1;
+			} else if (reg_raw(&ring, iov, niov, &raw_us[i], &raw_del_us[i])) {
+				return 1;
+			}
 		}
-		if (zc_reg_backend(reg) != ZC_BACKEND_URING_FIXED)
-			fprintf(stderr, "regcost: note: registration landed on %s\n",
-				zc_backend_name(zc_reg_backend(reg)));
-		t = now_us();
-		zc_reg_destroy(reg);
-		zc_del_us[i] = now_us() - t;
-
-		t = now_us();
-		ret = io_uring_register_buffers(&ring, iov, niov);
-		raw_us[i] = now_us() - t;
-		if (ret) {
-			fprintf(stderr, "regcost: io_uring_register_buffers: %s\n",
-				strerror(-ret));
-			return 1;
-		}
-		t = now_us();
-		io_uring_unregister_buffers(&ring);
-		raw_del_us[i] = now_us() - t;
+		pair[i] = zc_us[i] / raw_us[i];
 	}
 	{
 		double cmin = ctx_us[0], cmax = ctx_us[0];
@@ -177,10 +203,12 @@ int main(int argc, char **argv)
 		       "\"zc_reg_destroy_us\":{\"median\":%.1f},"
 		       "\"io_uring_register_buffers_us\":{\"median\":%.1f,\"min\":%.1f},"
 		       "\"io_uring_unregister_buffers_us\":{\"median\":%.1f},"
-		       "\"ratio_median\":%.4f,\"ratio_min\":%.4f}\n",
+		       "\"ratio_median\":%.4f,\"ratio_min\":%.4f,"
+		       "\"ratio_paired_median\":%.4f}\n",
 		       cmed, cmin, cmax, nctx, len, rounds, zmed, zmin,
 		       median(zc_del_us, rounds), rmed, rmin,
-		       median(raw_del_us, rounds), zmed / rmed, zmin / rmin);
+		       median(raw_del_us, rounds), zmed / rmed, zmin / rmin,
+		       median(pair, rounds));
 	}
 	io_uring_queue_exit(&ring);
 	zc_file_close(zf);
