@@ -15,7 +15,7 @@ set arrow 1 from graph 0, first 1.0 to graph 1, first 1.0 nohead lw 1 lc rgb '#0
 set arrow 2 from graph 0, first 0.97 to graph 1, first 0.97 nohead lw 1 dt 2 lc rgb '#cc0000'
 set terminal svg size 1700,750 dynamic noenhanced font 'sans,11'
 set output 'chart.svg'
-plot for [i=2:7] 'chart.dat' using i:xtic(1) title columnheader(i)
+plot for [i=2:8] 'chart.dat' using i:xtic(1) title columnheader(i)
 set terminal pngcairo size 1700,750 noenhanced font 'sans,10'
 set output 'chart.png'
 replot
