@@ -262,6 +262,23 @@ out:
 	return fd < 0 ? -errno : fd;
 }
 
+int zt_remake_file(const char *dir, uint64_t size, uint32_t seed, const char *path)
+{
+	char tmp[PATH_MAX];
+	int fd;
+
+	unlink(path);
+	fd = zt_make_file(dir, size, seed, O_RDONLY, tmp);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	if (rename(tmp, path) == 0)
+		return 0;
+	fd = -errno;
+	unlink(tmp);
+	return fd;
+}
+
 ssize_t zt_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;

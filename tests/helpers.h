@@ -64,6 +64,9 @@ ssize_t zt_verify(const void *buf, size_t len, uint32_t seed, uint64_t off);
  * (e.g. O_RDWR, O_RDONLY | O_DIRECT), or -errno. */
 int zt_make_file(const char *dir, uint64_t size, uint32_t seed, int oflags,
 		 char *path);
+/* Replace the file at path (in dir) by a new one holding `size` bytes of
+ * pattern `seed`, made aside and renamed over it: 0 or -errno. */
+int zt_remake_file(const char *dir, uint64_t size, uint32_t seed, const char *path);
 /* pread exactly len bytes (loop); returns bytes read (short at EOF) or -errno */
 ssize_t zt_pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* Verify [off, off+len) of the file at path holds pattern seed at the

@@ -29,14 +29,7 @@ static char g_path[PATH_MAX];
 
 static void reset_file(void)
 {
-	char p[PATH_MAX];
-	int fd;
-
-	unlink(g_path);
-	fd = zt_make_file(g_dir, F_SIZE, F_SEED, O_RDONLY, p);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	ck_assert_int_eq(rename(p, g_path), 0);
+	ck_assert_int_eq(zt_remake_file(g_dir, F_SIZE, F_SEED, g_path), 0);
 }
 
 struct fx {

@@ -58,14 +58,7 @@ static void fx_close(struct fx *x)
 /* restore the test file to pattern F_SEED (tests that write change it) */
 static void reset_file(void)
 {
-	char p[PATH_MAX];
-	int fd;
-
-	unlink(g_path);
-	fd = zt_make_file(g_dir, F_SIZE, F_SEED, O_RDONLY, p);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	ck_assert_int_eq(rename(p, g_path), 0);
+	ck_assert_int_eq(zt_remake_file(g_dir, F_SIZE, F_SEED, g_path), 0);
 }
 
 static void check_attempts_end_on(const struct zc_reg *r, enum zc_backend b)

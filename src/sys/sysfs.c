@@ -190,14 +190,20 @@ int zc_sysfs_disk_name(const char *disk_dir, char *out, size_t len)
 	return copy_string(out, len, name);
 }
 
-long zc_sysfs_logical_block_size(const char *disk_dir)
+/* integer attribute queue/<name> of the disk */
+static int queue_attr(const char *disk_dir, const char *name, long *v)
 {
 	char attr[PATH_MAX + 32];
-	long v;
-	int err;
 
-	snprintf(attr, sizeof attr, "%s/queue/logical_block_size", disk_dir);
-	err = zc_sysfs_read_long(attr, &v);
+	snprintf(attr, sizeof attr, "%s/queue/%s", disk_dir, name);
+	return zc_sysfs_read_long(attr, v);
+}
+
+long zc_sysfs_logical_block_size(const char *disk_dir)
+{
+	long v;
+	int err = queue_attr(disk_dir, "logical_block_size", &v);
+
 	if (err)
 		return err;
 	/* used as an alignment: anything but a sane power of two is noise */
@@ -208,12 +214,9 @@ long zc_sysfs_logical_block_size(const char *disk_dir)
 
 long zc_sysfs_max_segments(const char *disk_dir)
 {
-	char attr[PATH_MAX + 32];
 	long v;
-	int err;
+	int err = queue_attr(disk_dir, "max_segments", &v);
 
-	snprintf(attr, sizeof attr, "%s/queue/max_segments", disk_dir);
-	err = zc_sysfs_read_long(attr, &v);
 	if (err)
 		return err;
 	return v > 0 && v <= UINT16_MAX ? v : -EINVAL;
