@@ -3,10 +3,10 @@
  * io_uring rings of a context. One registration ring holds the context's
  * sparse fixed-buffer table; every I/O ring (one per queue, and the
  * application's rings attached with zc_ctx_uring_attach) gets the same
- * slots: cloned from the registration
- * ring where the kernel has IORING_REGISTER_CLONE_BUFFERS (no second pin,
- * no second memlock charge), else registered again. Files get the same
- * index in every ring's fixed-file table.
+ * slots: cloned from the registration ring where the kernel has
+ * IORING_REGISTER_CLONE_BUFFERS (no second pin, no second memlock
+ * charge), else registered again. Files get the same index in every
+ * ring's fixed-file table. Synchronous calls use no ring (src/fixed.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
