@@ -361,12 +361,18 @@ static inline ssize_t zc_sys_rw(int fd, enum zc_dir dir, void *buf, size_t len,
 		return n;
 	return zc_sys_rw_rest(fd, dir, buf, len, off, n);
 }
+/* v is a multiple of a, a power of two */
+static inline bool zc_aligned(uint64_t v, uint64_t a)
+{
+	return (v & (a - 1)) == 0;
+}
+/* may [buf, +len) at file offset off go to an O_DIRECT fd as it is? */
 static inline bool zc_direct_aligned(const struct zc_file *f, const void *buf,
 				     uint64_t off, size_t len)
 {
-	return !((uintptr_t)buf & (f->info.dio_mem_align - 1)) &&
-	       !(off & (f->info.dio_offset_align - 1)) &&
-	       !(len & (f->info.dio_offset_align - 1));
+	return zc_aligned((uintptr_t)buf, f->info.dio_mem_align) &&
+	       zc_aligned(off, f->info.dio_offset_align) &&
+	       zc_aligned(len, f->info.dio_offset_align);
 }
 /* full-range I/O on f with any alignment (edges staged for O_DIRECT) */
 ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,

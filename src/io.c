@@ -12,11 +12,6 @@
 
 #include "internal.h"
 
-static inline bool aligned(uint64_t v, uint64_t a)
-{
-	return (v & (a - 1)) == 0;
-}
-
 /* The rest of zc_sys_rw after a first call that moved n of len bytes
  * (or failed): retry EINTR/EAGAIN, continue short transfers. */
 ssize_t zc_sys_rw_rest(int fd, enum zc_dir dir, void *buf, size_t len,
@@ -177,7 +172,7 @@ static ssize_t direct_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 	size_t tail = len - head - middle;
 	ssize_t n, done = 0;
 
-	if (!middle || !aligned((uintptr_t)(buf + head), f->info.dio_mem_align))
+	if (!middle || !zc_aligned((uintptr_t)(buf + head), f->info.dio_mem_align))
 		return staged_rw(f, dir, buf, len, file_off);
 	/* any failure is the call's result: a short count means EOF only */
 	if (head) {

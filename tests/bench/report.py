@@ -96,9 +96,9 @@ def main():
             else:
                 entry["fail"] = fail_reason(path)
 
-    def best(cell, tool):
-        """the median repetition of a tool in a cell (the name is kept from
-        when the best one counted), with every repetition's bw"""
+    def median_rep(cell, tool):
+        """the median repetition of a tool in a cell, with every
+        repetition's bw"""
         e = runs.get((cell, tool))
         if not e or not e["reps"]:
             return None
@@ -133,8 +133,8 @@ def main():
     rows, summary = [], []
     for cell in cells:
         fs, pat, mode, qd, d = cell.split("-")
-        ceiling = best("memcpy-%s-%s" % (pat, d), "memcpy")
-        peers = {p: best(cell, p) for p in PEERS}
+        ceiling = median_rep("memcpy-%s-%s" % (pat, d), "memcpy")
+        peers = {p: median_rep(cell, p) for p in PEERS}
         ok_peers = {p: m for p, m in peers.items() if m}
         best_peer = max(ok_peers, key=lambda p: ok_peers[p]["bw"]) if ok_peers else None
         best_bw = ok_peers[best_peer]["bw"] if best_peer else 0
@@ -143,7 +143,7 @@ def main():
         tools = [t for t in TOOL_ORDER if (cell, t) in runs] + \
             sorted(t for (c, t) in runs if c == cell and t not in TOOL_ORDER)
         for tool in tools:
-            m = best(cell, tool)
+            m = median_rep(cell, tool)
             row = {"cell": cell, "fs": fs, "pattern": pat, "mode": mode,
                    "qd": int(qd[2:]), "dir": d, "tool": tool}
             if not m:
@@ -165,8 +165,8 @@ def main():
                        ratio_memcpy=round(m["bw"] / ceiling["bw"], 3) if ceiling else "",
                        note=("paths " + json.dumps(m["paths"], separators=(",", ":"))) if m.get("paths") else "")
             rows.append(row)
-        auto = best(cell, "zc-auto")
-        bounce = best(cell, "zc-bounce")
+        auto = median_rep(cell, "zc-auto")
+        bounce = median_rep(cell, "zc-bounce")
         s = {"cell": cell, "best_peer": best_peer, "best_peer_mib_s": best_bw / 2**20,
              "fio_best": fio_best, "memcpy_mib_s": ceiling["bw"] / 2**20 if ceiling else None}
 
@@ -179,12 +179,12 @@ def main():
             s["auto_path"] = auto["path"]
             put("auto_vs_fio", ratio(auto, fio_ok.get(fio_best)))
             put("auto_vs_uring_loop", ratio(auto, peers.get("uring_loop")))
-            put("auto_vs_pread_qd", ratio(auto, best(cell, "pread_qd")))
+            put("auto_vs_pread_qd", ratio(auto, median_rep(cell, "pread_qd")))
             # the memcpy probe runs before the matrix: a ratio of medians
             s["auto_vs_memcpy"] = auto["bw"] / ceiling["bw"] if ceiling else None
             # noise: the automatic choice against the same backend forced,
             # the same code path measured twice
-            put("auto_vs_same_forced", ratio(auto, best(cell, "zc-" + auto["backend"])))
+            put("auto_vs_same_forced", ratio(auto, median_rep(cell, "zc-" + auto["backend"])))
         if bounce:
             put("bounce_vs_psync", ratio(bounce, peers.get("fio-psync")))
         summary.append(s)
@@ -202,7 +202,7 @@ def main():
     memcpy = {}
     for (cell, tool) in runs:
         if cell.startswith("memcpy-"):
-            m = best(cell, tool)
+            m = median_rep(cell, tool)
             if m:
                 memcpy[cell] = {"mib_s": m["bw"] / 2**20, "reps_mib_s": [b / 2**20 for b in m["reps_bw"]]}
     with open(os.path.join(out, "results.json"), "w") as f:
