@@ -160,7 +160,7 @@ static void probe_fs(struct zc_file *f)
 	} else if (fstatfs(f->fd, &sfs) == 0) {
 		info->fs_magic = (uint32_t)sfs.f_type;
 	} else {
-		zc_dbg(f->ctx, "zc_file_open: fd %d: fstatfs: %s", f->fd,
+		zc_dbg(f->ctx, "zc_file_open: fd %d: fstatfs: %s", f->user_fd,
 		       strerror(errno));
 		snprintf(info->fs_name, sizeof info->fs_name, "unknown");
 		return;
@@ -180,7 +180,7 @@ static void probe_size(struct zc_file *f, const struct stat *st)
 	} else if (ioctl(f->fd, BLKGETSIZE64, &bytes) == 0) {
 		f->info.file_size = bytes;
 	} else {
-		zc_dbg(f->ctx, "zc_file_open: fd %d: BLKGETSIZE64: %s", f->fd,
+		zc_dbg(f->ctx, "zc_file_open: fd %d: BLKGETSIZE64: %s", f->user_fd,
 		       strerror(errno));
 	}
 }
@@ -203,7 +203,7 @@ static void probe_blockdev(struct zc_file *f, const struct stat *st,
 	if (zc_sysfs_disk_dir(info->dev_major, info->dev_minor, disk_dir, len)) {
 		disk_dir[0] = '\0';
 		zc_dbg(f->ctx, "zc_file_open: fd %d: no sysfs disk for %u:%u",
-		       f->fd, info->dev_major, info->dev_minor);
+		       f->user_fd, info->dev_major, info->dev_minor);
 		return;
 	}
 	zc_sysfs_disk_name(disk_dir, info->blockdev, sizeof info->blockdev);
@@ -256,7 +256,7 @@ static void probe_statx(struct zc_file *f, const char *disk_dir)
 	if (err) {
 		zc_warn(f->ctx,
 			"zc_file_open: fd %d: statx: %s; DAX and O_DIRECT alignment guessed",
-			f->fd, strerror(-err));
+			f->user_fd, strerror(-err));
 	} else {
 		if ((stx.stx_attributes_mask & STATX_ATTR_DAX) &&
 		    (stx.stx_attributes & STATX_ATTR_DAX))
@@ -337,7 +337,7 @@ static int register_fixed(struct zc_file *f)
 		return -1;
 	idx = zc_rings_add_file(f->ctx, f->fd);
 	if (idx < 0) {
-		zc_dbg(f->ctx, "zc_file_open: fd %d: no fixed file: %s", f->fd,
+		zc_dbg(f->ctx, "zc_file_open: fd %d: no fixed file: %s", f->user_fd,
 		       strerror(-idx));
 		return -1;
 	}
@@ -358,7 +358,7 @@ static void probe(struct zc_file *f, const struct stat *st)
 	zc_dbg(f->ctx,
 	       "zc_file_open: fd %d: %s flags 0x%x size %" PRIu64
 	       " dio %u/%u dev %u:%u %s %s node %d; %s",
-	       f->fd, f->info.fs_name, f->info.flags, f->info.file_size,
+	       f->user_fd, f->info.fs_name, f->info.flags, f->info.file_size,
 	       f->info.dio_mem_align, f->info.dio_offset_align,
 	       f->info.dev_major, f->info.dev_minor, f->info.blockdev,
 	       f->info.pci_bdf, f->info.numa_node, f->info.lease_reason);
@@ -395,9 +395,23 @@ ZC_API int zc_file_open(struct zc_ctx *ctx, int fd, unsigned flags,
 		free(f);
 		return -err;
 	}
+	/* the library's own reference to the open file: the caller may close
+	 * fd, and the number may then name another file, a pipe or a socket,
+	 * but every call on f keeps acting on the file it was given */
+	f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (f->fd < 0) {
+		err = -errno;
+		zc_err(ctx, "zc_file_open: fd %d: F_DUPFD_CLOEXEC (the library's own "
+		       "reference to the file): %s", fd, strerror(-err));
+		pthread_mutex_destroy(&f->edge_lock);
+		free(f);
+		return err;
+	}
 	f->ctx = ctx;
-	f->fd = fd;
+	f->user_fd = fd;
 	f->open_flags = fl;
+	if (fl & O_APPEND)
+		f->write_flags = RWF_NOAPPEND;
 	atomic_init(&f->refs, 0);
 	f->serial = zc_file_serial_next();
 	pthread_mutex_init(&f->lease_lock, NULL);
@@ -429,7 +443,8 @@ ZC_API void zc_file_close(struct zc_file *f)
 	pthread_mutex_destroy(&f->edge_lock);
 	pthread_mutex_destroy(&f->lease_lock);
 	atomic_fetch_sub(&f->ctx->nr_files, 1);
-	free(f); /* the fd is the caller's */
+	close(f->fd); /* the library's duplicate; the caller's fd is untouched */
+	free(f);
 }
 
 ZC_API int zc_file_query(const struct zc_file *f, struct zc_file_info *out,

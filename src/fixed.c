@@ -81,6 +81,26 @@ int zc_fixed_pin(struct zc_reg *r, enum zc_backend b, char *reason, size_t len)
 	return 0;
 }
 
+/* MAP_FILE: the file range mapped shared and writable (io_uring pins for
+ * write), pinned, then sealed read-only if the registration may not write */
+int zc_fixed_pin_file(struct zc_reg *r, enum zc_backend b, char *reason,
+		      size_t len)
+{
+	int ret = zc_map_file(r, true, reason, len);
+
+	if (ret)
+		return ret;
+	ret = zc_fixed_pin(r, b, reason, len);
+	if (!ret) {
+		ret = zc_map_seal(r, reason, len);
+		if (ret)
+			zc_fixed_unpin(r);
+	}
+	if (ret)
+		zc_unmap(r);
+	return ret;
+}
+
 void zc_fixed_unpin(struct zc_reg *r)
 {
 	zc_rings_del_buffer(r->ctx, r->slot_first, r->slot_count);
@@ -109,7 +129,7 @@ int zc_fixed_file_pinnable(const struct zc_file_info *fi, char *reason,
 static ssize_t plain_rw(struct zc_reg *r, const struct zc_io *io, int why)
 {
 	zc_note_fallback(r, r->backend, why);
-	return zc_sys_rw(r->file->fd, io->dir, io->buf, io->len, io->file_off);
+	return zc_sys_rw(r->file, io->dir, io->buf, io->len, io->file_off);
 }
 
 /*
@@ -143,7 +163,7 @@ ssize_t zc_fixed_io(struct zc_reg *r, const struct zc_io *io)
 
 	if (ret)
 		return plain_rw(r, io, ret);
-	return zc_sys_rw(r->file->fd, io->dir, io->buf, io->len, io->file_off);
+	return zc_sys_rw(r->file, io->dir, io->buf, io->len, io->file_off);
 }
 
 int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,

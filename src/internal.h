@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "zerocopy.h"
@@ -165,9 +166,11 @@ static inline void zc_count(_Atomic uint64_t *c, uint64_t n)
 
 struct zc_file {
 	struct zc_ctx *ctx;
-	int fd;         /* caller's fd, not owned */
+	int fd;         /* library-owned F_DUPFD_CLOEXEC duplicate of the caller's fd */
+	int user_fd;    /* the caller's number, for messages only */
 	int fixed_idx;  /* index in every ring's file table, -1 if none */
 	int open_flags; /* fcntl(F_GETFL) */
+	int write_flags; /* RWF_NOAPPEND on an O_APPEND file, else 0 */
 	struct zc_file_info info;
 	pthread_mutex_t edge_lock; /* serialises O_DIRECT read-modify-write */
 	_Atomic unsigned refs;     /* registrations holding the file */
@@ -235,6 +238,10 @@ struct zc_reg {
 	const struct zc_backend_ops *ops;
 	void *addr; /* what zc_reg_addr returns */
 	size_t length;
+	/* ZC_ACCESS_READ/WRITE that zc_read/zc_write may use: a MAP_FILE
+	 * registration without ZC_ACCESS_WRITE is read-only memory, so
+	 * nothing may be read into it either */
+	unsigned io_access;
 	bool fallback; /* a better backend was tried and failed */
 	_Atomic bool fallback_reported;
 	struct zc_mapping map;
@@ -332,6 +339,8 @@ void zc_reg_revoke(struct zc_reg *r, int error);
 
 /* fixed.c: memory that is an io_uring fixed buffer (uring_fixed, pin_lease) */
 int zc_fixed_pin(struct zc_reg *r, enum zc_backend b, char *reason, size_t len);
+int zc_fixed_pin_file(struct zc_reg *r, enum zc_backend b, char *reason,
+		      size_t len);
 void zc_fixed_unpin(struct zc_reg *r);
 int zc_fixed_file_pinnable(const struct zc_file_info *fi, char *reason,
 			   size_t len);
@@ -346,20 +355,37 @@ int zc_select_and_register(struct zc_reg *r, uint64_t allowed);
 /* ------------------------------------------------------------------ */
 /* io.c: paths shared by every backend                                  */
 
+/* RWF_NOAPPEND (Linux 6.9), for headers that predate it */
+#ifndef RWF_NOAPPEND
+#define RWF_NOAPPEND 0x00000020
+#endif
+
+/* pwrite at off even on an O_APPEND file (f->write_flags), where pwrite(2)
+ * would append: the registration names the offset, not the end */
+static inline ssize_t zc_pwrite(const struct zc_file *f, const void *buf,
+				size_t len, uint64_t off)
+{
+	struct iovec iov = { (void *)buf, len };
+
+	if (zc_likely(!f->write_flags))
+		return pwrite(f->fd, buf, len, (off_t)off);
+	return pwritev2(f->fd, &iov, 1, (off_t)off, f->write_flags);
+}
+
 /* pread/pwrite loop: EINTR/EAGAIN retried, short only at EOF. Inline:
  * the synchronous page-cache path is one call, and a frame costs about
  * as much as the rest of the library's work there. */
-ssize_t zc_sys_rw_rest(int fd, enum zc_dir dir, void *buf, size_t len,
-		       uint64_t off, ssize_t n);
-static inline ssize_t zc_sys_rw(int fd, enum zc_dir dir, void *buf, size_t len,
-				uint64_t off)
+ssize_t zc_sys_rw_rest(const struct zc_file *f, enum zc_dir dir, void *buf,
+		       size_t len, uint64_t off, ssize_t n);
+static inline ssize_t zc_sys_rw(const struct zc_file *f, enum zc_dir dir,
+				void *buf, size_t len, uint64_t off)
 {
-	ssize_t n = dir == ZC_DIR_READ ? pread(fd, buf, len, (off_t)off) :
-					 pwrite(fd, buf, len, (off_t)off);
+	ssize_t n = dir == ZC_DIR_READ ? pread(f->fd, buf, len, (off_t)off) :
+					 zc_pwrite(f, buf, len, off);
 
 	if (zc_likely(n == (ssize_t)len))
 		return n;
-	return zc_sys_rw_rest(fd, dir, buf, len, off, n);
+	return zc_sys_rw_rest(f, dir, buf, len, off, n);
 }
 /* v is a multiple of a, a power of two */
 static inline bool zc_aligned(uint64_t v, uint64_t a)
@@ -393,13 +419,15 @@ static inline int zc_check_io(struct zc_reg *r, const char *fn, enum zc_dir dir,
 	if (zc_likely(reg_off <= r->length && len <= r->length - reg_off &&
 		      file_off <= (uint64_t)INT64_MAX &&
 		      len <= (uint64_t)INT64_MAX - file_off &&
-		      (r->req.access & need)))
+		      (r->io_access & need)))
 		return 0;
 	return zc_check_io_fail(r, fn, dir, reg_off, file_off, len);
 }
 /* MAP_FILE helpers used by more than one backend */
 int zc_map_file(struct zc_reg *r, bool writable, char *reason, size_t len);
 int zc_copy_file(struct zc_reg *r, char *reason, size_t len);
+/* read-only memory for a MAP_FILE registration without ZC_ACCESS_WRITE */
+int zc_map_seal(struct zc_reg *r, char *reason, size_t len);
 void zc_unmap(struct zc_reg *r);
 
 /* ------------------------------------------------------------------ */

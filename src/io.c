@@ -4,24 +4,26 @@
  * alignment (aligned middle direct, unaligned edges through staging), the
  * plain-syscall loop, and MAP_FILE mapping/copy helpers.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 /* The rest of zc_sys_rw after a first call that moved n of len bytes
  * (or failed): retry EINTR/EAGAIN, continue short transfers. */
-ssize_t zc_sys_rw_rest(int fd, enum zc_dir dir, void *buf, size_t len,
-		       uint64_t off, ssize_t n)
+ssize_t zc_sys_rw_rest(const struct zc_file *f, enum zc_dir dir, void *buf,
+		       size_t len, uint64_t off, ssize_t n)
 {
 	size_t done = 0;
 
 	for (;;) {
 		if (n < 0 && errno != EINTR && errno != EAGAIN)
-			return -errno; /* even after progress: short means EOF */
+			break; /* even after progress: short means EOF */
 		if (n == 0)
 			break; /* EOF on read; a zero-byte write would spin */
 		if (n > 0)
@@ -29,10 +31,18 @@ ssize_t zc_sys_rw_rest(int fd, enum zc_dir dir, void *buf, size_t len,
 		if (done >= len)
 			break;
 		n = dir == ZC_DIR_READ ?
-			pread(fd, (char *)buf + done, len - done, (off_t)(off + done)) :
-			pwrite(fd, (char *)buf + done, len - done, (off_t)(off + done));
+			pread(f->fd, (char *)buf + done, len - done, (off_t)(off + done)) :
+			zc_pwrite(f, (char *)buf + done, len - done, off + done);
 	}
-	return (ssize_t)done;
+	if (n >= 0)
+		return (ssize_t)done;
+	n = -errno;
+	if (n == -EOPNOTSUPP && dir == ZC_DIR_WRITE && f->write_flags)
+		zc_err(f->ctx, "write to fd %d: it is open with O_APPEND, which makes "
+		       "pwrite(2) append, and this kernel lacks RWF_NOAPPEND (Linux "
+		       "6.9) to write at the offset asked; nothing was written",
+		       f->user_fd);
+	return n;
 }
 
 /*
@@ -55,10 +65,109 @@ static size_t stage_skew(const struct zc_file *f, enum zc_dir dir,
 }
 
 /*
+ * Copies between caller memory and library memory go through the kernel
+ * (process_vm_readv/writev on this process): memory the caller unmapped or
+ * protected after registering it then fails the call with EFAULT, as
+ * pread/pwrite on it do, instead of crashing inside the library; and a
+ * copy into a file mapping whose page lies past a concurrent truncation
+ * fails the same way instead of raising SIGBUS. Where a seccomp filter
+ * forbids those calls (ENOSYS, EPERM), memcpy, for the rest of the process.
+ */
+static _Atomic bool copy_by_kernel = true;
+
+static int user_copy(void *dst, const void *src, size_t len, bool to_user)
+{
+	static _Atomic unsigned pid_gen = UINT_MAX;
+	static _Atomic pid_t pid;
+	unsigned gen = atomic_load_explicit(&zc_fork_generation, memory_order_relaxed);
+	struct iovec mine = { to_user ? (void *)src : dst, len };
+	struct iovec theirs = { to_user ? dst : (void *)src, len };
+	ssize_t n;
+
+	if (!atomic_load_explicit(&copy_by_kernel, memory_order_relaxed))
+		goto plain;
+	/* getpid(2) is a system call; the pid changes only across fork */
+	if (atomic_load_explicit(&pid_gen, memory_order_acquire) != gen) {
+		atomic_store_explicit(&pid, getpid(), memory_order_relaxed);
+		atomic_store_explicit(&pid_gen, gen, memory_order_release);
+	}
+	n = to_user ? process_vm_writev(atomic_load(&pid), &mine, 1, &theirs, 1, 0) :
+		      process_vm_readv(atomic_load(&pid), &mine, 1, &theirs, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0 || errno == EFAULT)
+		return -EFAULT; /* a partial copy stopped at a bad page */
+	if (errno != ENOSYS && errno != EPERM)
+		return -errno;
+	atomic_store_explicit(&copy_by_kernel, false, memory_order_relaxed);
+plain:
+	memcpy(dst, src, len);
+	return 0;
+}
+
+/*
+ * A write's last, partial block past the end of the file: the block
+ * cannot go to the O_DIRECT fd as it is (it would make the file end at
+ * the block's end) and trimming the file back afterwards can cut off
+ * what another thread has written beyond it meanwhile. So the bytes go
+ * through the page cache: fallocate extends the file to cover them (it
+ * never shrinks it), and they are stored through a shared mapping. A
+ * later O_DIRECT read or write of the block writes the page back first.
+ */
+static ssize_t write_tail_past_eof(struct zc_file *f, const void *buf,
+				   size_t len, uint64_t off)
+{
+	const size_t page = zc_page_size();
+	const uint64_t map_off = off & ~(uint64_t)(page - 1);
+	const size_t map_len = (size_t)(off + len - map_off);
+	struct stat sb;
+	void *p;
+	int ret = 0;
+
+	if (fallocate(f->fd, 0, (off_t)off, (off_t)len) < 0) {
+		if (errno != EOPNOTSUPP)
+			return -errno;
+		/* no fallocate here: extend with ftruncate, after a fresh look
+		 * at the size (under edge_lock, so no staged write races it) */
+		if (fstat(f->fd, &sb) < 0)
+			return -errno;
+		if ((uint64_t)sb.st_size < off + len &&
+		    ftruncate(f->fd, (off_t)(off + len)) < 0)
+			return -errno;
+	}
+	p = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd,
+		 (off_t)map_off);
+	if (p == MAP_FAILED)
+		return -errno;
+	ret = user_copy((char *)p + (off - map_off), buf, len, false);
+	if (!ret && (f->open_flags & (O_SYNC | O_DSYNC)) &&
+	    msync(p, map_len, MS_SYNC) < 0)
+		ret = -errno;
+	munmap(p, map_len);
+	return ret ? ret : (ssize_t)len;
+}
+
+/* The file's size, or UINT64_MAX where writes do not change it. */
+static int64_t size_for_tail(const struct zc_file *f, int *err)
+{
+	struct stat sb;
+
+	*err = 0;
+	if (!(f->info.flags & ZC_FILE_REGULAR))
+		return INT64_MAX;
+	if (fstat(f->fd, &sb) < 0) {
+		*err = -errno;
+		return 0;
+	}
+	return sb.st_size;
+}
+
+/*
  * Any-alignment I/O on an O_DIRECT file through staging chunks, one
  * aligned window at a time. A write whose window is not fully covered by
  * the caller's bytes reads the window first (read-modify-write, serialised
- * per file) and trims the file back if the window reached past the end.
+ * per file by edge_lock); a partial last block past the end of the file
+ * is written on its own through the page cache (write_tail_past_eof).
  */
 static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 			 size_t len, uint64_t off)
@@ -88,46 +197,47 @@ static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 			u_len = w_len - head;
 		}
 		if (dir == ZC_DIR_READ) {
-			n = zc_sys_rw(f->fd, ZC_DIR_READ, win, w_len, w_off);
+			n = zc_sys_rw(f, ZC_DIR_READ, win, w_len, w_off);
 			if (n < 0) {
 				ret = (int)n;
 				break;
 			}
 			n = ZC_MAX(n - (ssize_t)head, 0);
 			n = ZC_MIN((size_t)n, u_len);
-			memcpy((char *)buf + done, win + head, (size_t)n);
+			ret = user_copy((char *)buf + done, win + head, (size_t)n, true);
+			if (ret)
+				break;
 			done += (size_t)n;
 			if ((size_t)n < u_len)
 				break; /* EOF */
 			continue;
 		}
 		pthread_mutex_lock(&f->edge_lock);
-		n = (size_t)w_len;
-		if (head || u_len != w_len) {
-			struct stat sb;
-
-			n = zc_sys_rw(f->fd, ZC_DIR_READ, win, w_len, w_off);
+		n = 0;
+		if (u_off + u_len < w_end &&
+		    (int64_t)w_end > size_for_tail(f, &ret) && !ret) {
+			if (w_len > oa) {
+				/* the full blocks now, the partial one next time */
+				w_len -= (size_t)oa;
+				u_len = w_len - head;
+			} else {
+				n = write_tail_past_eof(f, (char *)buf + done, u_len, u_off);
+				w_len = (size_t)n;
+			}
+		}
+		if (!n && !ret && (head || u_len != w_len)) {
+			n = zc_sys_rw(f, ZC_DIR_READ, win, w_len, w_off);
 			if (n >= 0 && (size_t)n < w_len)
 				memset(win + n, 0, w_len - (size_t)n);
-			if (n >= 0 && fstat(f->fd, &sb) < 0)
-				n = -errno;
-			if (n >= 0)
-				n = (ssize_t)ZC_MAX((uint64_t)sb.st_size, u_off + u_len);
-			/* n now holds the size the file must end with */
+			n = n < 0 ? n : 0;
 		}
-		if (n >= 0) {
-			uint64_t final_size = (uint64_t)n;
-
-			memcpy(win + head, (char *)buf + done, u_len);
-			n = zc_sys_rw(f->fd, ZC_DIR_WRITE, win, w_len, w_off);
-			if (n == (ssize_t)w_len && w_end > final_size &&
-			    (head || u_len != w_len) &&
-			    ftruncate(f->fd, (off_t)final_size) < 0)
-				n = -errno;
+		if (!n && !ret) {
+			ret = user_copy(win + head, (char *)buf + done, u_len, false);
+			n = ret ? ret : zc_sys_rw(f, ZC_DIR_WRITE, win, w_len, w_off);
 		}
 		pthread_mutex_unlock(&f->edge_lock);
-		if (n < 0) {
-			ret = (int)n;
+		if (n < 0 || ret) {
+			ret = ret ? ret : (int)n;
 			break;
 		}
 		if ((size_t)n < w_len)
@@ -142,7 +252,7 @@ ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 		   uint64_t off)
 {
 	if (!zc_file_direct(f) || zc_direct_aligned(f, buf, off, len))
-		return zc_sys_rw(f->fd, dir, buf, len, off);
+		return zc_sys_rw(f, dir, buf, len, off);
 	return staged_rw(f, dir, buf, len, off);
 }
 
@@ -208,8 +318,13 @@ int zc_check_io_fail(struct zc_reg *r, const char *fn, enum zc_dir dir,
 		       (unsigned long long)file_off, len);
 		return -EOVERFLOW;
 	}
-	zc_err(r->ctx, "%s: registration lacks ZC_ACCESS_%s", fn,
-	       dir == ZC_DIR_READ ? "READ" : "WRITE");
+	if (dir == ZC_DIR_READ && (r->req.access & ZC_ACCESS_READ))
+		zc_err(r->ctx, "%s: a ZC_REG_MAP_FILE registration without "
+		       "ZC_ACCESS_WRITE is read-only: reading into it would store "
+		       "into the file's pages", fn);
+	else
+		zc_err(r->ctx, "%s: registration lacks ZC_ACCESS_%s", fn,
+		       dir == ZC_DIR_READ ? "READ" : "WRITE");
 	return -EACCES;
 }
 
@@ -276,6 +391,11 @@ ZC_API int zc_sync(struct zc_reg *r, size_t reg_off, size_t len)
 		len = r->length - reg_off;
 	if (!(r->req.flags & ZC_REG_MAP_FILE))
 		return fdatasync(r->file->fd) ? -errno : 0;
+	if (!(r->req.access & (ZC_ACCESS_WRITE | ZC_ACCESS_REMOTE_WRITE))) {
+		zc_err(r->ctx, "zc_sync: registration lacks ZC_ACCESS_WRITE: its "
+		       "memory is read-only and never written to the file");
+		return -EACCES;
+	}
 	ret = zc_reg_enter(r, &r->inflight);
 	if (ret)
 		return ret;
@@ -348,7 +468,30 @@ int zc_copy_file(struct zc_reg *r, char *reason, size_t len)
 	r->map = (struct zc_mapping){ .base = p, .size = size, .is_alloc = true };
 	r->addr = p;
 	r->length = r->req.length;
-	return 0;
+	ret = zc_map_seal(r, reason, len);
+	if (ret)
+		zc_unmap(r);
+	return ret;
+}
+
+/*
+ * Without ZC_ACCESS_WRITE a MAP_FILE registration's memory is read-only
+ * once it is pinned or filled, so that no store reaches the file: not
+ * through the file's own pages, and not through a copy (zc_sync refuses
+ * too). A pin holds the pages, not the permission, so it survives this.
+ */
+int zc_map_seal(struct zc_reg *r, char *reason, size_t len)
+{
+	int ret;
+
+	if (r->req.access & ZC_ACCESS_WRITE)
+		return 0;
+	if (!mprotect(r->map.base, r->map.size, PROT_READ))
+		return 0;
+	ret = -errno;
+	snprintf(reason, len, "mprotect PROT_READ of a registration without "
+		 "ZC_ACCESS_WRITE: %s", strerror(-ret));
+	return ret;
 }
 
 void zc_unmap(struct zc_reg *r)

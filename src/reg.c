@@ -156,6 +156,9 @@ ZC_API int zc_reg_create(struct zc_file *f, const struct zc_reg_params *p,
 	r->file = f;
 	r->addr = r->req.addr;
 	r->length = r->req.length;
+	r->io_access = r->req.access;
+	if ((r->req.flags & ZC_REG_MAP_FILE) && !(r->req.access & ZC_ACCESS_WRITE))
+		r->io_access = 0;
 	r->slot_first = -1;
 	ret = zc_select_and_register(r, backends & f->ctx->backends);
 	if (ret) {

@@ -72,7 +72,7 @@ static ssize_t bounce_io(struct zc_reg *r, const struct zc_io *io)
 
 	if (ret)
 		return ret;
-	return zc_sys_rw(r->file->fd, io->dir, io->buf, io->len, io->file_off);
+	return zc_sys_rw(r->file, io->dir, io->buf, io->len, io->file_off);
 }
 
 static int bounce_prep(struct zc_queue *q, struct zc_reg *r,

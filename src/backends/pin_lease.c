@@ -63,12 +63,7 @@ static int pl_reg(struct zc_reg *r, char *reason, size_t len)
 	ret = zc_lease_take(f, F_WRLCK, reason, len);
 	if (ret)
 		goto out;
-	ret = zc_map_file(r, true, reason, len);
-	if (!ret) {
-		ret = zc_fixed_pin(r, ZC_BACKEND_PIN_LEASE, reason, len);
-		if (ret)
-			zc_unmap(r);
-	}
+	ret = zc_fixed_pin_file(r, ZC_BACKEND_PIN_LEASE, reason, len);
 	if (ret) {
 		zc_lease_put(f); /* before the next backend is tried */
 		goto out;

@@ -57,18 +57,9 @@ static int uf_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 
 static int uf_reg(struct zc_reg *r, char *reason, size_t len)
 {
-	bool map_file = r->req.flags & ZC_REG_MAP_FILE;
-	int ret;
-
-	if (map_file) {
-		ret = zc_map_file(r, true, reason, len);
-		if (ret)
-			return ret;
-	}
-	ret = zc_fixed_pin(r, ZC_BACKEND_URING_FIXED, reason, len);
-	if (ret && map_file)
-		zc_unmap(r);
-	return ret;
+	if (r->req.flags & ZC_REG_MAP_FILE)
+		return zc_fixed_pin_file(r, ZC_BACKEND_URING_FIXED, reason, len);
+	return zc_fixed_pin(r, ZC_BACKEND_URING_FIXED, reason, len);
 }
 
 static void uf_dereg(struct zc_reg *r)

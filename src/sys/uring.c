@@ -524,6 +524,8 @@ int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 		io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
 	else
 		io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
+	if (dir == ZC_DIR_WRITE)
+		sqe->rw_flags = f->write_flags; /* at off, also on O_APPEND */
 	if (fixed_file)
 		sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, cookie);
