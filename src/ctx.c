@@ -49,6 +49,7 @@ static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
 static void after_fork_in_child(void)
 {
 	atomic_fetch_add(&zc_fork_generation, 1);
+	zc_edge_locks_reset();
 }
 
 static void install_fork_hook(void)

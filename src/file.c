@@ -364,6 +364,32 @@ static void probe(struct zc_file *f, const struct stat *st)
 	       f->info.pci_bdf, f->info.numa_node, f->info.lease_reason);
 }
 
+/*
+ * The read-modify-write of O_DIRECT edge blocks is serialised per file,
+ * not per zc_file: two zc_files on one file (two opens, two contexts)
+ * stage the same blocks. A fixed table of locks picked by inode needs no
+ * allocation and no lifetime; files that happen to share a lock only
+ * wait for each other.
+ */
+#define ZC_EDGE_LOCKS 64u
+static pthread_mutex_t edge_locks[ZC_EDGE_LOCKS] = {
+	[0 ... ZC_EDGE_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static pthread_mutex_t *edge_lock_of(const struct stat *st)
+{
+	uint64_t h = ((uint64_t)st->st_dev * 0x9e3779b97f4a7c15ull) ^
+		     ((uint64_t)st->st_ino * 0xc2b2ae3d27d4eb4full);
+
+	return &edge_locks[(h >> 32) % ZC_EDGE_LOCKS];
+}
+
+void zc_edge_locks_reset(void)
+{
+	for (unsigned i = 0; i < ZC_EDGE_LOCKS; i++)
+		pthread_mutex_init(&edge_locks[i], NULL);
+}
+
 /* ------------------------------------------------------------------ */
 /* public API                                                          */
 
@@ -390,11 +416,6 @@ ZC_API int zc_file_open(struct zc_ctx *ctx, int fd, unsigned flags,
 		zc_err(ctx, "zc_file_open: fd %d: out of memory", fd);
 		return -ENOMEM;
 	}
-	err = pthread_mutex_init(&f->edge_lock, NULL);
-	if (err) {
-		free(f);
-		return -err;
-	}
 	/* the library's own reference to the open file: the caller may close
 	 * fd, and the number may then name another file, a pipe or a socket,
 	 * but every call on f keeps acting on the file it was given */
@@ -403,11 +424,11 @@ ZC_API int zc_file_open(struct zc_ctx *ctx, int fd, unsigned flags,
 		err = -errno;
 		zc_err(ctx, "zc_file_open: fd %d: F_DUPFD_CLOEXEC (the library's own "
 		       "reference to the file): %s", fd, strerror(-err));
-		pthread_mutex_destroy(&f->edge_lock);
 		free(f);
 		return err;
 	}
 	f->ctx = ctx;
+	f->edge_lock = edge_lock_of(&st);
 	f->user_fd = fd;
 	f->open_flags = fl;
 	if (fl & O_APPEND)
@@ -440,7 +461,6 @@ ZC_API void zc_file_close(struct zc_file *f)
 		usleep(50);
 	if (f->fixed_idx >= 0)
 		zc_rings_del_file(f->ctx, f->fixed_idx);
-	pthread_mutex_destroy(&f->edge_lock);
 	pthread_mutex_destroy(&f->lease_lock);
 	atomic_fetch_sub(&f->ctx->nr_files, 1);
 	close(f->fd); /* the library's duplicate; the caller's fd is untouched */

@@ -172,7 +172,7 @@ struct zc_file {
 	int open_flags; /* fcntl(F_GETFL) */
 	int write_flags; /* RWF_NOAPPEND on an O_APPEND file, else 0 */
 	struct zc_file_info info;
-	pthread_mutex_t edge_lock; /* serialises O_DIRECT read-modify-write */
+	pthread_mutex_t *edge_lock; /* the file's O_DIRECT read-modify-write lock */
 	_Atomic unsigned refs;     /* registrations holding the file */
 	uint64_t serial;           /* unique per process: staging owner tag */
 
@@ -186,6 +186,8 @@ struct zc_file {
 	int saved_owner_type, saved_owner_pid; /* and its F_GETOWN_EX */
 };
 uint64_t zc_file_serial_next(void);
+/* forked child: the edge locks may have been held by threads that are gone */
+void zc_edge_locks_reset(void);
 
 static inline bool zc_file_direct(const struct zc_file *f)
 {
