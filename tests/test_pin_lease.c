@@ -7,7 +7,8 @@
  *           I/O after the break and during it, ZC_REG_NO_FALLBACK, one
  *           lease shared by several registrations, a file already open
  *           elsewhere, leaks, first leases taken by many threads at once,
- *           a breaker racing registrations
+ *           a breaker racing registrations, a lease monitor that could not
+ *           start (EMFILE) started again by the next lease
  *   ext4    page-cache MAP_FILE: the pin is refused, the lease is dropped
  *   unpriv  (root) a process without CAP_LEASE on a file it does not own
  *   stale_signal (root, 2 CPUs) a break signal still queued for a lease the
@@ -36,6 +37,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1431,6 +1433,92 @@ START_TEST(test_pl_breaker_racing_registrations_never_crashes)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* a lease monitor that could not start (EMFILE) is started again       */
+
+/* in a forked child: its fd limit is lowered; no Check assertions */
+static int emfile_child(void *arg)
+{
+	const char *dir = arg;
+	struct zc_ctx *ctx;
+	struct zc_file *f;
+	struct zc_reg *r;
+	struct zc_attempt at;
+	struct zc_event ev[8];
+	struct rlimit rl0, rl;
+	struct pollfd pfd;
+	char path[PATH_MAX], ab[2048];
+	int fd, fill[128], n = 0, c, got;
+	unsigned nfill;
+
+	ZT_CREQ(zc_ctx_create(NULL, &ctx) == 0);
+	fd = make_file(dir, 65536, SEED_FILE, path);
+	ZT_CREQ(fd >= 0);
+	ZT_CREQ(zc_file_open(ctx, fd, 0, &f) == 0);
+
+	/* fill the fd table but one: the monitor's eventfd takes that one,
+	 * and the thread's signalfd gets EMFILE */
+	ZT_CREQ(getrlimit(RLIMIT_NOFILE, &rl0) == 0);
+	fill[0] = dup(0);
+	ZT_CREQ(fill[0] >= 0);
+	rl = rl0;
+	rl.rlim_cur = (rlim_t)fill[0] + ZT_ARRAY_SIZE(fill) / 2;
+	ZT_CREQ(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	for (nfill = 1; nfill < ZT_ARRAY_SIZE(fill) && (fill[nfill] = dup(0)) >= 0; nfill++)
+		;
+	ZT_CREQ_MSG(nfill < ZT_ARRAY_SIZE(fill) && errno == EMFILE, "dup: %s",
+		    strerror(errno));
+	close(fill[--nfill]);
+	ZT_CREQ(zt_reg_map_file(f, 0, 65536, 0, 0, &r) == 0);
+	zt_attempts_str(r, ab, sizeof ab);
+	printf("pin_lease.tmpfs: with one fd free: %s\n", ab);
+	ZT_CREQ_MSG(zc_reg_backend(r) != ZC_BACKEND_PIN_LEASE, "on pin_lease: %s", ab);
+	ZT_CREQ_MSG(zt_find_attempt(r, ZC_BACKEND_PIN_LEASE, &at) && at.error == -EMFILE &&
+			    strstr(at.reason, "lease monitor thread"),
+		    "no pin_lease -EMFILE attempt naming the lease monitor: %s", ab);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+
+	/* fds free again: the next lease starts the monitor */
+	while (nfill)
+		close(fill[--nfill]);
+	ZT_CREQ(setrlimit(RLIMIT_NOFILE, &rl0) == 0);
+	ZT_CREQ(zt_reg_map_file(f, 0, 65536, 0, 0, &r) == 0);
+	zt_attempts_str(r, ab, sizeof ab);
+	ZT_CREQ_MSG(zc_reg_backend(r) == ZC_BACKEND_PIN_LEASE,
+		    "with fds free again, landed on %s: %s",
+		    zc_backend_name(zc_reg_backend(r)), ab);
+	ZT_CREQ(fcntl(fd, F_GETLEASE) == F_WRLCK);
+
+	/* and the monitor hears the break: this process's own second open
+	 * breaks the lease, and returns once the library released it */
+	c = open(path, O_RDONLY | O_CLOEXEC);
+	ZT_CREQ_MSG(c >= 0, "open: %s", strerror(errno));
+	close(c);
+	pfd = (struct pollfd){ .fd = zc_ctx_event_fd(ctx), .events = POLLIN };
+	while (n < 2 && poll(&pfd, 1, EV_TIMEOUT_MS) == 1) {
+		got = zc_ctx_events(ctx, ev + n, ZT_ARRAY_SIZE(ev) - (unsigned)n);
+		ZT_CREQ(got >= 0);
+		n += got;
+	}
+	ZT_CREQ_MSG(n == 2 && ev[0].type == ZC_EVENT_REVOKED && ev[0].reg == r &&
+			    ev[1].type == ZC_EVENT_BACKEND_CHANGED,
+		    "%d events after the break", n);
+	ZT_CREQ(zc_reg_backend(r) == ZC_BACKEND_BOUNCE);
+	ZT_CREQ(fcntl(fd, F_GETLEASE) == F_UNLCK);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+	zc_file_close(f);
+	zc_ctx_destroy(ctx);
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+START_TEST(test_pl_lease_monitor_that_failed_to_start_is_started_by_the_next_lease)
+{
+	ZT_CK_CHILD_OK(zt_fork_run(emfile_child, (void *)g_dir));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* stale_signal: a break signal for a lease the application already let  */
 /* go must not hit the next lease that happens to get the same fd        */
 
@@ -1632,6 +1720,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_pl_break_during_sync_io_no_fallback_gives_ekeyrevoked_only);
 		tcase_add_test(tc, test_pl_first_leases_from_many_threads_aim_the_signal_at_the_library);
 		tcase_add_test(tc, test_pl_breaker_racing_registrations_never_crashes);
+		tcase_add_test(tc, test_pl_lease_monitor_that_failed_to_start_is_started_by_the_next_lease);
 	} else if (strcmp(g_variant, "stale_signal") == 0) {
 		tcase_add_test(tc, test_pl_stale_break_signal_does_not_revoke_a_new_lease_on_the_same_fd);
 	} else if (strcmp(g_variant, "ext4") == 0) {

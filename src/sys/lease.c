@@ -27,7 +27,7 @@ struct zc_lease_monitor {
 	pthread_cond_t ready;
 	pthread_t thread;
 	bool started;
-	pid_t tid;   /* 0 until the thread runs, -errno if it failed */
+	pid_t tid;   /* 0 until the thread runs, -errno if it failed (and exited) */
 	int wake_fd; /* tells the thread to stop */
 	struct zc_file *files;
 };
@@ -186,6 +186,18 @@ static void *monitor_main(void *arg)
 	return NULL;
 }
 
+/* A thread that could not set itself up (its signalfd failed: a full fd
+ * table, no memory) has exited. Joining it lets the next lease start a
+ * new one: one bad moment must not turn pin_lease off for the context. */
+static void monitor_reap_failed(struct zc_lease_monitor *m)
+{
+	pthread_join(m->thread, NULL);
+	close(m->wake_fd);
+	m->wake_fd = -1;
+	m->started = false;
+	m->tid = 0;
+}
+
 /* Start the thread with every signal blocked, so the lease signal can
  * only ever be read from its signalfd. Called with m->lock held. */
 static int monitor_start(struct zc_lease_monitor *m)
@@ -194,6 +206,8 @@ static int monitor_start(struct zc_lease_monitor *m)
 	sigset_t all;
 	int ret;
 
+	if (m->started && m->tid < 0)
+		monitor_reap_failed(m);
 	if (m->started) {
 		/* another caller may be starting it: an owner tid of 0 would
 		 * make the lease signal process-directed */
