@@ -102,22 +102,33 @@ static void lease_release(struct zc_lease_monitor *m, struct zc_file *f)
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* Revoke every registration on f, then let the breaker go. */
+/*
+ * Unpin every registration on f, let the breaker go, then give each its
+ * copy: the breaker's wait does not grow with the registrations' size.
+ * The lease lock is held throughout, so zc_reg_destroy waits for the
+ * copies too, and I/O on the registrations waits while r->revoking is set.
+ */
 static void break_file(struct zc_lease_monitor *m, struct zc_file *f)
 {
+	struct zc_reg *regs;
+
 	pthread_mutex_lock(&f->lease_lock);
 	if (f->lease_refs) {
 		zc_count(&m->ctx->stats.lease_breaks, 1);
 		zc_info(m->ctx, "lease on fd %d broken: revoking its registrations",
 			f->fd);
-		while (f->lease_regs) {
-			struct zc_reg *r = f->lease_regs;
-
-			f->lease_regs = r->lease_next;
-			r->lease_next = NULL;
-			zc_reg_revoke(r, 0);
-		}
+		regs = f->lease_regs;
+		f->lease_regs = NULL;
+		for (struct zc_reg *r = regs; r; r = r->lease_next)
+			zc_reg_revoke_begin(r);
 		lease_release(m, f);
+		while (regs) {
+			struct zc_reg *r = regs;
+
+			regs = r->lease_next;
+			r->lease_next = NULL;
+			zc_reg_revoke_end(r, 0);
+		}
 	}
 	pthread_mutex_unlock(&f->lease_lock);
 }
