@@ -7,7 +7,12 @@
  *           I/O after the break and during it, ZC_REG_NO_FALLBACK, one
  *           lease shared by several registrations, a file already open
  *           elsewhere, leaks, first leases taken by many threads at once,
- *           a breaker racing registrations
+ *           a breaker racing registrations, a break after the holder's
+ *           own ftruncate (the copy is read up to the new end, no SIGBUS),
+ *           the lease released before the copy is made (the breaker finds
+ *           the memory still the file's mapping), the copy of a registration
+ *           without ZC_ACCESS_WRITE read-only, a lease monitor that could
+ *           not start (EMFILE) started again by the next lease
  *   ext4    page-cache MAP_FILE: the pin is refused, the lease is dropped
  *   unpriv  (root) a process without CAP_LEASE on a file it does not own
  *   stale_signal (root, 2 CPUs) a break signal still queued for a lease the
@@ -17,7 +22,10 @@
  *
  * The only timing assertion: a breaker must get through well inside
  * fs.lease-break-time (the kernel's own forced break), which would mean
- * the library never released the lease. Blocking times are printed. */
+ * the library never released the lease. Blocking times are printed. One
+ * check leans on time without measuring it: in at least one of three
+ * breaks of a 128 MiB registration, the breaker reads /proc/PID/maps
+ * before the library's copy (tens of milliseconds) is in place. */
 #include "helpers.h"
 
 
@@ -36,6 +44,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -264,6 +273,10 @@ struct brk_spec {
 	int64_t want_size; /* the size the child must see, -1: any */
 	unsigned nchk;
 	struct chk_range chk[4];
+	/* "/proc/<holder>/maps" and "<start>-" of a registration's mapping
+	 * there: what the holder's memory is right after the call returns */
+	char maps_path[64];
+	char map_start[32];
 };
 
 struct brk_report {
@@ -272,6 +285,7 @@ struct brk_report {
 	int stage;       /* 0 ok, else which check failed */
 	int64_t bad_off; /* first wrong byte's file offset, -1 */
 	int64_t size;    /* st_size the child saw */
+	int map_is_file; /* 1: map_start was still the file's mapping, 0: not */
 };
 
 static double now_s(void)
@@ -280,6 +294,31 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Is the mapping at sp->map_start in the holder a mapping of a file (a
+ * path ends its line in /proc/PID/maps)? 0 if not, or if it is gone. */
+static int holder_map_is_file(const struct brk_spec *sp)
+{
+	static char m[1 << 20];
+	size_t used = 0, plen = strlen(sp->map_start);
+	ssize_t n;
+	int fd = open(sp->maps_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	while (used < sizeof m - 1 && (n = read(fd, m + used, sizeof m - 1 - used)) > 0)
+		used += (size_t)n;
+	close(fd);
+	m[used] = 0;
+	for (char *line = m; *line;) {
+		char *end = strchrnul(line, '\n');
+
+		if (strncmp(line, sp->map_start, plen) == 0)
+			return memchr(line, '/', (size_t)(end - line)) != NULL;
+		line = *end ? end + 1 : end;
+	}
+	return 0;
 }
 
 /* runs in the child: no Check, no stdio, no malloc */
@@ -303,6 +342,8 @@ static void breaker_child(const struct brk_spec *sp, int wfd)
 	rep.secs = now_s() - t0;
 	if (sp->kind != BRK_TRUNC && fd < 0)
 		rep.err = errno;
+	if (sp->map_start[0])
+		rep.map_is_file = holder_map_is_file(sp);
 	if (rep.err) {
 		rep.stage = 1;
 		goto out;
@@ -545,20 +586,28 @@ static void break_test(enum brk_kind kind, bool app_sig)
 	};
 	run_breaker(&sp, &rep);
 
-	/* now on bounce, same pointer, same contents */
-	ck_assert_msg(zc_reg_backend(r) == ZC_BACKEND_BOUNCE,
-		      "after the break the registration is on %s",
-		      zc_backend_name(zc_reg_backend(r)));
-	ck_assert_ptr_eq(zc_reg_addr(r), a);
-	ck_assert_int_eq(zc_reg_length(r), REG_LEN);
-	check_map_contents(a, REG_LEN, "after the break");
-
+	/* the copy is made after the breaker was let go: the events say
+	 * when it is in place */
 	n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 2);
 	events_str(ev, n, eb, sizeof eb);
 	printf("pin_lease.%s: events after %s: %s\n", g_variant, brk_name(kind), eb);
 	ck_assert_msg(n == 2, "expected REVOKED then BACKEND_CHANGED, got %d: %s", n, eb);
 	ev_check(&ev[0], ZC_EVENT_REVOKED, ZC_BACKEND_BOUNCE, r, eb);
 	ev_check(&ev[1], ZC_EVENT_BACKEND_CHANGED, ZC_BACKEND_BOUNCE, r, eb);
+
+	/* now on bounce, same pointer, the file's contents: past the end a
+	 * truncating breaker made, zeros, or what was there where the copy
+	 * was read before the truncate got through */
+	ck_assert_msg(zc_reg_backend(r) == ZC_BACKEND_BOUNCE,
+		      "after the break the registration is on %s",
+		      zc_backend_name(zc_reg_backend(r)));
+	ck_assert_ptr_eq(zc_reg_addr(r), a);
+	ck_assert_int_eq(zc_reg_length(r), REG_LEN);
+	check_map_contents(a, valid, "after the break");
+	for (size_t i = valid; i < REG_LEN; i++)
+		if (a[i] && a[i] != zt_pat(SEED_FILE, REG_OFF + i))
+			ck_abort_msg("after the break: byte %zu past the new end of "
+				     "the file is %u: neither 0 nor the file's", i, a[i]);
 
 	s1 = stats(x.ctx);
 	ck_assert_msg(s1.lease_breaks == s0.lease_breaks + 1,
@@ -625,7 +674,7 @@ START_TEST(test_pl_break_by_write_open_revokes_to_bounce)
 }
 END_TEST
 
-START_TEST(test_pl_break_by_truncate_revokes_to_bounce_before_shrinking)
+START_TEST(test_pl_break_by_truncate_unpins_before_shrinking_and_revokes_to_bounce)
 {
 	break_test(BRK_TRUNC, true);
 }
@@ -742,9 +791,9 @@ START_TEST(test_pl_registrations_on_one_file_share_one_lease_and_break_together)
 	sp.chk[sp.nchk++] = (struct chk_range){ REG_OFF + half + 8192, 4096, SEED_FILE };
 	run_breaker(&sp, &rep);
 
+	n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 4);
 	ck_assert_int_eq(zc_reg_backend(r1), ZC_BACKEND_BOUNCE);
 	ck_assert_int_eq(zc_reg_backend(r2), ZC_BACKEND_BOUNCE);
-	n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 4);
 	events_str(ev, n, eb, sizeof eb);
 	printf("pin_lease.%s: events after breaking a lease shared by two "
 	       "registrations: %s\n", g_variant, eb);
@@ -820,6 +869,7 @@ static void two_handles(int mode)
 	struct brk_spec sp;
 	struct brk_report rep;
 	char ab[2048];
+	bool leased2;
 	int fd2;
 
 	plx_open(&x, F_SIZE);
@@ -839,7 +889,8 @@ static void two_handles(int mode)
 	printf("pin_lease.%s: %s: second registration on %s: %s\n", g_variant, what[mode],
 	       zc_backend_name(zc_reg_backend(r2)), zt_attempts_str(r2, ab, sizeof ab));
 	ck_assert_int_eq(zc_reg_destroy(r1), 0);
-	if (zc_reg_backend(r2) == ZC_BACKEND_PIN_LEASE) {
+	leased2 = zc_reg_backend(r2) == ZC_BACKEND_PIN_LEASE;
+	if (leased2) {
 		/* r2's pages are pinned: the lease that guards them must stay */
 		lease_is(x.fd, F_WRLCK, "the other handle's registration destroyed, "
 			 "this one still pinned");
@@ -852,6 +903,11 @@ static void two_handles(int mode)
 	sp.want_size = 4096;
 	sp.chk[sp.nchk++] = (struct chk_range){ 0, 4096, SEED_FILE };
 	run_breaker(&sp, &rep);
+	if (leased2) { /* its revocation ends after the breaker got through */
+		struct zc_event ev[8];
+
+		ck_assert_int_ge(collect_events(ctx2, ev, ZT_ARRAY_SIZE(ev), 2), 1);
+	}
 	ck_assert_msg(zc_reg_backend(r2) != ZC_BACKEND_PIN_LEASE,
 		      "%s: the file was truncated under a pin_lease registration "
 		      "that was never revoked", what[mode]);
@@ -1331,10 +1387,11 @@ START_TEST(test_pl_first_leases_from_many_threads_aim_the_signal_at_the_library)
 			sp.want_size = 65536;
 			sp.chk[sp.nchk++] = (struct chk_range){ 0, 65536, SEED_FILE };
 			run_breaker(&sp, &rep);
-			ck_assert_int_eq(zc_reg_backend(a[i].r), ZC_BACKEND_BOUNCE);
 		}
 		ck_assert_int_eq(collect_events(ctx, ev, ZT_ARRAY_SIZE(ev), 2 * MT_THREADS),
 				 2 * MT_THREADS);
+		for (int i = 0; i < MT_THREADS; i++)
+			ck_assert_int_eq(zc_reg_backend(a[i].r), ZC_BACKEND_BOUNCE);
 		pthread_barrier_wait(&b3);
 		for (int i = 0; i < MT_THREADS; i++) {
 			pthread_join(t[i], NULL);
@@ -1427,6 +1484,275 @@ START_TEST(test_pl_breaker_racing_registrations_never_crashes)
 	ck_assert_int_eq(s1.lease_breaks - s0.lease_breaks, s1.revocations - s0.revocations);
 	lease_is(x.fd, F_UNLCK, "after the race");
 	plx_close(&x);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* what a break leaves: the holder's own ftruncate, the order of the     */
+/* lease release and the copy, read-only registrations                  */
+
+#define SHRINK_LEN (256 * ZT_KiB)
+#define SHRINK_TO (16 * ZT_KiB)
+
+/* The holder's own ftruncate does not break its lease: the break comes
+ * later, from another open, over a mapping that now reaches past the end
+ * of the file. The copy must come from the file, not from that mapping
+ * (which raises SIGBUS past the end), with zeros past the end. */
+START_TEST(test_pl_break_after_the_holders_own_ftruncate_copies_to_eof_and_zero_fills)
+{
+	struct plx x;
+	struct zc_reg *r;
+	struct zc_event ev[8];
+	struct brk_spec sp;
+	struct brk_report rep;
+	char eb[1024];
+	uint8_t *a;
+	int n;
+
+	plx_open(&x, SHRINK_LEN);
+	r = reg_pinned(&x, 0, SHRINK_LEN, 0);
+	a = zc_reg_addr(r);
+	zt_fill(a + MAP_AT, 8000, SEED_MAP, MAP_AT);
+	ck_assert_int_eq(ftruncate(x.fd, SHRINK_TO), 0);
+	lease_is(x.fd, F_WRLCK, "after the holder's own ftruncate");
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_PIN_LEASE);
+
+	memset(&sp, 0, sizeof sp);
+	sp.kind = BRK_READ;
+	sp.path = x.path;
+	sp.want_size = SHRINK_TO;
+	sp.chk[sp.nchk++] = (struct chk_range){ 0, MAP_AT, SEED_FILE };
+	sp.chk[sp.nchk++] = (struct chk_range){ MAP_AT, 8000, SEED_MAP };
+	sp.chk[sp.nchk++] = (struct chk_range){ MAP_AT + 8000, SHRINK_TO - MAP_AT - 8000,
+						 SEED_FILE };
+	run_breaker(&sp, &rep);
+
+	n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 2);
+	events_str(ev, n, eb, sizeof eb);
+	ck_assert_msg(n == 2, "expected REVOKED then BACKEND_CHANGED, got %d: %s", n, eb);
+	ev_check(&ev[0], ZC_EVENT_REVOKED, ZC_BACKEND_BOUNCE, r, eb);
+	ev_check(&ev[1], ZC_EVENT_BACKEND_CHANGED, ZC_BACKEND_BOUNCE, r, eb);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+	ck_assert_ptr_eq(zc_reg_addr(r), a);
+	ck_assert_int_eq(zt_verify(a, MAP_AT, SEED_FILE, 0), -1);
+	ck_assert_int_eq(zt_verify(a + MAP_AT, 8000, SEED_MAP, MAP_AT), -1);
+	ck_assert_int_eq(zt_verify(a + MAP_AT + 8000, SHRINK_TO - MAP_AT - 8000, SEED_FILE,
+				   MAP_AT + 8000), -1);
+	for (size_t i = SHRINK_TO; i < SHRINK_LEN; i++)
+		ck_assert_msg(a[i] == 0, "byte %zu past the end of the file is %u, not 0", i,
+			      a[i]);
+	/* and the memory is the registration's own: stores past the end work */
+	memset(a + SHRINK_LEN - 4096, 0x5a, 4096);
+	ck_assert_int_eq(zc_read(r, 0, 0, SHRINK_LEN), SHRINK_TO);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	plx_close(&x);
+}
+END_TEST
+
+#define BIG_LEN (128 * ZT_MiB)
+#define BIG_ROUNDS 3
+
+/* The breaker is let go before the copy of the registration is made, so
+ * its wait does not grow with the size: right after its open() returns,
+ * the memory is still the file's mapping in at least one of a few breaks
+ * (never, if the lease were released after the copy). A destroy arriving
+ * while the copy is being made waits for it. */
+START_TEST(test_pl_lease_released_before_the_copy_is_made)
+{
+	struct plx x;
+	struct zc_reg *r;
+	struct zc_event ev[8];
+	struct zt_pinsnap pins0;
+	int still_file = 0, fds, maps;
+
+	plx_open(&x, BIG_LEN);
+	r = reg_pinned(&x, 0, 65536, 0); /* warm-up: the lease monitor thread */
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	fds = zt_fd_count();
+	maps = zt_map_count_comparable();
+	pins0 = zt_pin_snap();
+	for (int round = 0; round < BIG_ROUNDS; round++) {
+		const uint32_t seed = SEED_MAP + (uint32_t)round;
+		struct brk_spec sp;
+		struct brk_report rep;
+		char eb[1024];
+		uint8_t *a;
+		int n;
+
+		r = reg_pinned(&x, 0, BIG_LEN, 0);
+		a = zc_reg_addr(r);
+		zt_fill(a + MAP_AT, MAP_LEN, seed, MAP_AT);
+		memset(&sp, 0, sizeof sp);
+		sp.kind = BRK_READ;
+		sp.path = x.path;
+		sp.want_size = BIG_LEN;
+		sp.chk[sp.nchk++] = (struct chk_range){ MAP_AT, MAP_LEN, seed };
+		snprintf(sp.maps_path, sizeof sp.maps_path, "/proc/%d/maps", (int)getpid());
+		snprintf(sp.map_start, sizeof sp.map_start, "%lx-", (unsigned long)(uintptr_t)a);
+		run_breaker(&sp, &rep);
+		still_file += rep.map_is_file;
+		if (round == BIG_ROUNDS - 1) /* most likely while the copy is made */
+			ck_assert_int_eq(zc_reg_destroy(r), 0);
+		n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 2);
+		events_str(ev, n, eb, sizeof eb);
+		ck_assert_msg(n == 2, "expected REVOKED then BACKEND_CHANGED, got %d: %s", n, eb);
+		ev_check(&ev[0], ZC_EVENT_REVOKED, ZC_BACKEND_BOUNCE, r, eb);
+		ev_check(&ev[1], ZC_EVENT_BACKEND_CHANGED, ZC_BACKEND_BOUNCE, r, eb);
+		if (round == BIG_ROUNDS - 1)
+			break;
+		ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+		ck_assert_ptr_eq(zc_reg_addr(r), a);
+		ck_assert_int_eq(zt_verify(a, MAP_AT, SEED_FILE, 0), -1);
+		ck_assert_int_eq(zt_verify(a + MAP_AT, MAP_LEN, seed, MAP_AT), -1);
+		ck_assert_int_eq(zt_verify(a + BIG_LEN - 65536, 65536, SEED_FILE,
+					   BIG_LEN - 65536), -1);
+		ck_assert_int_eq(zc_reg_destroy(r), 0);
+	}
+	printf("pin_lease.%s: %d of %d breakers found the registration still the "
+	       "file's mapping when their open() returned\n", g_variant, still_file,
+	       BIG_ROUNDS);
+	ck_assert_msg(still_file > 0, "in none of %d breaks of a %llu MiB registration was "
+		      "its memory still the file's mapping when the breaker's open() "
+		      "returned: the lease is released only after the copy", BIG_ROUNDS,
+		      (unsigned long long)(BIG_LEN / ZT_MiB));
+	ck_assert_int_eq(zt_fd_count(), fds);
+	ck_assert_int_eq(zt_map_count_comparable(), maps);
+	pins_back(&pins0, (int64_t)(BIG_LEN / 4096), "three breaks of a large registration");
+	plx_close(&x);
+}
+END_TEST
+
+/* "r--p" from /proc/self/maps for the mapping holding addr */
+static void map_perms(const void *addr, char perms[5])
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512], p[5];
+	unsigned long lo, hi;
+
+	ck_assert_ptr_nonnull(f);
+	strcpy(perms, "none");
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 &&
+		    (uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+			memcpy(perms, p, 5);
+			break;
+		}
+	fclose(f);
+}
+
+/* Without ZC_ACCESS_WRITE the memory is read-only, the copy too. */
+START_TEST(test_pl_break_leaves_a_registration_without_write_access_read_only)
+{
+	struct plx x;
+	struct zc_reg *r = NULL;
+	struct zc_event ev[8];
+	struct brk_spec sp;
+	struct brk_report rep;
+	char perms[5], ab[2048];
+
+	plx_open(&x, F_SIZE);
+	ck_assert_int_eq(zt_reg_map_file(x.f, REG_OFF, REG_LEN, ZC_ACCESS_READ, 0, &r), 0);
+	ck_assert_msg(zc_reg_backend(r) == ZC_BACKEND_PIN_LEASE, "landed on %s: %s",
+		      zc_backend_name(zc_reg_backend(r)), zt_attempts_str(r, ab, sizeof ab));
+	memset(&sp, 0, sizeof sp);
+	sp.kind = BRK_READ;
+	sp.path = x.path;
+	sp.want_size = F_SIZE;
+	run_breaker(&sp, &rep);
+	ck_assert_int_eq(collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 2), 2);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+	ck_assert_int_eq(zt_verify(zc_reg_addr(r), REG_LEN, SEED_FILE, REG_OFF), -1);
+	map_perms(zc_reg_addr(r), perms);
+	ck_assert_msg(strcmp(perms, "r--p") == 0, "the copy of a registration without "
+		      "ZC_ACCESS_WRITE is mapped %s, not r--p", perms);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	plx_close(&x);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* a lease monitor that could not start (EMFILE) is started again       */
+
+/* in a forked child: its fd limit is lowered; no Check assertions */
+static int emfile_child(void *arg)
+{
+	const char *dir = arg;
+	struct zc_ctx *ctx;
+	struct zc_file *f;
+	struct zc_reg *r;
+	struct zc_attempt at;
+	struct zc_event ev[8];
+	struct rlimit rl0, rl;
+	struct pollfd pfd;
+	char path[PATH_MAX], ab[2048];
+	int fd, fill[128], n = 0, c, got;
+	unsigned nfill;
+
+	ZT_CREQ(zc_ctx_create(NULL, &ctx) == 0);
+	fd = make_file(dir, 65536, SEED_FILE, path);
+	ZT_CREQ(fd >= 0);
+	ZT_CREQ(zc_file_open(ctx, fd, 0, &f) == 0);
+
+	/* fill the fd table but one: the monitor's eventfd takes that one,
+	 * and the thread's signalfd gets EMFILE */
+	ZT_CREQ(getrlimit(RLIMIT_NOFILE, &rl0) == 0);
+	fill[0] = dup(0);
+	ZT_CREQ(fill[0] >= 0);
+	rl = rl0;
+	rl.rlim_cur = (rlim_t)fill[0] + ZT_ARRAY_SIZE(fill) / 2;
+	ZT_CREQ(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	for (nfill = 1; nfill < ZT_ARRAY_SIZE(fill) && (fill[nfill] = dup(0)) >= 0; nfill++)
+		;
+	ZT_CREQ_MSG(nfill < ZT_ARRAY_SIZE(fill) && errno == EMFILE, "dup: %s",
+		    strerror(errno));
+	close(fill[--nfill]);
+	ZT_CREQ(zt_reg_map_file(f, 0, 65536, 0, 0, &r) == 0);
+	zt_attempts_str(r, ab, sizeof ab);
+	printf("pin_lease.tmpfs: with one fd free: %s\n", ab);
+	ZT_CREQ_MSG(zc_reg_backend(r) != ZC_BACKEND_PIN_LEASE, "on pin_lease: %s", ab);
+	ZT_CREQ_MSG(zt_find_attempt(r, ZC_BACKEND_PIN_LEASE, &at) && at.error == -EMFILE &&
+			    strstr(at.reason, "lease monitor thread"),
+		    "no pin_lease -EMFILE attempt naming the lease monitor: %s", ab);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+
+	/* fds free again: the next lease starts the monitor */
+	while (nfill)
+		close(fill[--nfill]);
+	ZT_CREQ(setrlimit(RLIMIT_NOFILE, &rl0) == 0);
+	ZT_CREQ(zt_reg_map_file(f, 0, 65536, 0, 0, &r) == 0);
+	zt_attempts_str(r, ab, sizeof ab);
+	ZT_CREQ_MSG(zc_reg_backend(r) == ZC_BACKEND_PIN_LEASE,
+		    "with fds free again, landed on %s: %s",
+		    zc_backend_name(zc_reg_backend(r)), ab);
+	ZT_CREQ(fcntl(fd, F_GETLEASE) == F_WRLCK);
+
+	/* and the monitor hears the break: this process's own second open
+	 * breaks the lease, and returns once the library released it */
+	c = open(path, O_RDONLY | O_CLOEXEC);
+	ZT_CREQ_MSG(c >= 0, "open: %s", strerror(errno));
+	close(c);
+	pfd = (struct pollfd){ .fd = zc_ctx_event_fd(ctx), .events = POLLIN };
+	while (n < 2 && poll(&pfd, 1, EV_TIMEOUT_MS) == 1) {
+		got = zc_ctx_events(ctx, ev + n, ZT_ARRAY_SIZE(ev) - (unsigned)n);
+		ZT_CREQ(got >= 0);
+		n += got;
+	}
+	ZT_CREQ_MSG(n == 2 && ev[0].type == ZC_EVENT_REVOKED && ev[0].reg == r &&
+			    ev[1].type == ZC_EVENT_BACKEND_CHANGED,
+		    "%d events after the break", n);
+	ZT_CREQ(zc_reg_backend(r) == ZC_BACKEND_BOUNCE);
+	ZT_CREQ(fcntl(fd, F_GETLEASE) == F_UNLCK);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+	zc_file_close(f);
+	zc_ctx_destroy(ctx);
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+START_TEST(test_pl_lease_monitor_that_failed_to_start_is_started_by_the_next_lease)
+{
+	ZT_CK_CHILD_OK(zt_fork_run(emfile_child, (void *)g_dir));
 }
 END_TEST
 
@@ -1621,7 +1947,7 @@ int main(int argc, char **argv)
 	if (strcmp(g_variant, "tmpfs") == 0) {
 		tcase_add_test(tc, test_pl_break_by_read_open_revokes_to_bounce);
 		tcase_add_test(tc, test_pl_break_by_write_open_revokes_to_bounce);
-		tcase_add_test(tc, test_pl_break_by_truncate_revokes_to_bounce_before_shrinking);
+		tcase_add_test(tc, test_pl_break_by_truncate_unpins_before_shrinking_and_revokes_to_bounce);
 		tcase_add_test(tc, test_pl_no_fallback_stays_revoked_and_destroys);
 		tcase_add_test(tc, test_pl_registrations_on_one_file_share_one_lease_and_break_together);
 		tcase_add_test(tc, test_pl_lease_released_with_the_last_registration_only);
@@ -1632,6 +1958,10 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_pl_break_during_sync_io_no_fallback_gives_ekeyrevoked_only);
 		tcase_add_test(tc, test_pl_first_leases_from_many_threads_aim_the_signal_at_the_library);
 		tcase_add_test(tc, test_pl_breaker_racing_registrations_never_crashes);
+		tcase_add_test(tc, test_pl_break_after_the_holders_own_ftruncate_copies_to_eof_and_zero_fills);
+		tcase_add_test(tc, test_pl_lease_released_before_the_copy_is_made);
+		tcase_add_test(tc, test_pl_break_leaves_a_registration_without_write_access_read_only);
+		tcase_add_test(tc, test_pl_lease_monitor_that_failed_to_start_is_started_by_the_next_lease);
 	} else if (strcmp(g_variant, "stale_signal") == 0) {
 		tcase_add_test(tc, test_pl_stale_break_signal_does_not_revoke_a_new_lease_on_the_same_fd);
 	} else if (strcmp(g_variant, "ext4") == 0) {

@@ -27,7 +27,7 @@ struct zc_lease_monitor {
 	pthread_cond_t ready;
 	pthread_t thread;
 	bool started;
-	pid_t tid;   /* 0 until the thread runs, -errno if it failed */
+	pid_t tid;   /* 0 until the thread runs, -errno if it failed (and exited) */
 	int wake_fd; /* tells the thread to stop */
 	struct zc_file *files;
 };
@@ -102,22 +102,33 @@ static void lease_release(struct zc_lease_monitor *m, struct zc_file *f)
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* Revoke every registration on f, then let the breaker go. */
+/*
+ * Unpin every registration on f, let the breaker go, then give each its
+ * copy: the breaker's wait does not grow with the registrations' size.
+ * The lease lock is held throughout, so zc_reg_destroy waits for the
+ * copies too, and I/O on the registrations waits while r->revoking is set.
+ */
 static void break_file(struct zc_lease_monitor *m, struct zc_file *f)
 {
+	struct zc_reg *regs;
+
 	pthread_mutex_lock(&f->lease_lock);
 	if (f->lease_refs) {
 		zc_count(&m->ctx->stats.lease_breaks, 1);
 		zc_info(m->ctx, "lease on fd %d broken: revoking its registrations",
 			f->fd);
-		while (f->lease_regs) {
-			struct zc_reg *r = f->lease_regs;
-
-			f->lease_regs = r->lease_next;
-			r->lease_next = NULL;
-			zc_reg_revoke(r, 0);
-		}
+		regs = f->lease_regs;
+		f->lease_regs = NULL;
+		for (struct zc_reg *r = regs; r; r = r->lease_next)
+			zc_reg_revoke_begin(r);
 		lease_release(m, f);
+		while (regs) {
+			struct zc_reg *r = regs;
+
+			regs = r->lease_next;
+			r->lease_next = NULL;
+			zc_reg_revoke_end(r, 0);
+		}
 	}
 	pthread_mutex_unlock(&f->lease_lock);
 }
@@ -186,6 +197,18 @@ static void *monitor_main(void *arg)
 	return NULL;
 }
 
+/* A thread that could not set itself up (its signalfd failed: a full fd
+ * table, no memory) has exited. Joining it lets the next lease start a
+ * new one: one bad moment must not turn pin_lease off for the context. */
+static void monitor_reap_failed(struct zc_lease_monitor *m)
+{
+	pthread_join(m->thread, NULL);
+	close(m->wake_fd);
+	m->wake_fd = -1;
+	m->started = false;
+	m->tid = 0;
+}
+
 /* Start the thread with every signal blocked, so the lease signal can
  * only ever be read from its signalfd. Called with m->lock held. */
 static int monitor_start(struct zc_lease_monitor *m)
@@ -194,6 +217,8 @@ static int monitor_start(struct zc_lease_monitor *m)
 	sigset_t all;
 	int ret;
 
+	if (m->started && m->tid < 0)
+		monitor_reap_failed(m);
 	if (m->started) {
 		/* another caller may be starting it: an owner tid of 0 would
 		 * make the lease signal process-directed */
