@@ -66,7 +66,9 @@ int zc_parse_log_level(const char *s);
 enum zc_backend zc_backend_from_name(const char *name, size_t len);
 /* errno from "ENOMEM" or "12"; 0 if not an errno */
 int zc_parse_errno(const char *s, size_t len);
-/* ZC_FAULT=<backend|core>:<step>:<errno>[:<nth>][,...] */
+/* ZC_FAULT=<backend|core>:<step>:<errno>[:<nth>][,...]; a step the site
+ * never passes to zc_fault_hit is an error. On error returns -EINVAL and
+ * writes what is wrong (the rule, the unknown step) to err. */
 int zc_fault_parse(const char *s, struct zc_fault **out, char *err,
 		   size_t errlen);
 void zc_fault_free(struct zc_fault *f);

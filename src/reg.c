@@ -337,13 +337,10 @@ ZC_API int zc_reg_buf_index(const struct zc_reg *r, size_t reg_off, size_t len)
 {
 	int slot;
 
-	if (!r)
+	/* silent, unlike the other calls: applications ask once per I/O, and
+	 * a refusal here is an answer (use the plain path), not a mistake */
+	if (!r || !len || reg_off > r->length || len > r->length - reg_off)
 		return -EINVAL;
-	if (!len || reg_off > r->length || len > r->length - reg_off) {
-		zc_err(r->ctx, "zc_reg_buf_index: [%zu, +%zu) empty or outside the "
-		       "registration of %zu bytes", reg_off, len, r->length);
-		return -EINVAL;
-	}
 	if (r->revoked || r->backend == ZC_BACKEND_BOUNCE || !r->slot_count)
 		return -ENODATA;
 	slot = zc_reg_slot(r, reg_off, len);
