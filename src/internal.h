@@ -439,7 +439,9 @@ const char *zc_leases_disabled(void);
 #define ZC_MEM_WRITABLE (1u << 2)
 #define ZC_MEM_PRIVATE_FILE (1u << 3) /* some part is a MAP_PRIVATE file mapping */
 #define ZC_MEM_SHARED_FILE (1u << 4)  /* some part is a MAP_SHARED file mapping */
-unsigned zc_mem_inspect(const void *addr, size_t len);
+/* 0 with ZC_MEM_* in *flags, or -errno when the memory cannot be
+ * inspected (/proc/self/maps unreadable: no fd left, no procfs) */
+int zc_mem_inspect(const void *addr, size_t len, unsigned *flags);
 void *zc_mem_alloc(struct zc_ctx *ctx, size_t len, int node);
 void zc_mem_free(void *p, size_t len);
 size_t zc_page_size(void);

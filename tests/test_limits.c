@@ -2,6 +2,9 @@
 /* The library at the edges of what the process allows (issue #14, items
  * 11-15). Every case that changes a limit or a signal disposition runs in
  * a forked child, so the test process keeps its own. argv[1]:
+ *   fds      with the fd table full, zc_reg_create of caller memory fails
+ *            with -EMFILE instead of guessing what the memory is (a hole,
+ *            a MAP_PRIVATE file mapping)
  *   config   ZC_FAULT with an unknown step is -EINVAL naming the step;
  *            log lines never carry control characters; zc_reg_buf_index
  *            does not log
@@ -15,13 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define SENT ((void *)(uintptr_t)0x5a5a5a5a)
 #define MEM_LEN (256 * 1024)
 
 static const char *g_variant;
-static const char *g_dir; /* tmpfs if any, else ext4 */
+static const char *g_dir;  /* tmpfs if any, else ext4 */
+static const char *g_ext4;
 static struct zt_log g_log;
 
 /* a context that logs every level into g_log (emptied first) */
@@ -37,6 +42,160 @@ static int ctx_logged(struct zc_ctx **out)
 	p.log_level = ZC_LOG_DEBUG;
 	return zc_ctx_create(&p, out);
 }
+
+/* ------------------------------------------------------------------ */
+/* fds: a full fd table                                                 */
+
+/* the highest fd open in this process (test harnesses leave some high) */
+static int top_fd(void)
+{
+	struct rlimit rl;
+	rlim_t end;
+	int top = 2;
+
+	ZT_CREQ(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	end = rl.rlim_cur < (1u << 20) ? rl.rlim_cur : (1u << 20);
+	for (int fd = 0; fd < (int)end; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			top = fd;
+	return top;
+}
+
+/* a soft RLIMIT_NOFILE of at least want that leaves room above every fd
+ * open now for the few the test itself opens */
+static rlim_t soft_at_least(rlim_t want)
+{
+	rlim_t room = (rlim_t)top_fd() + 17;
+
+	return want > room ? want : room;
+}
+
+/* lower the soft RLIMIT_NOFILE of this (child) process */
+static void set_soft_nofile(rlim_t soft)
+{
+	struct rlimit rl;
+
+	ZT_CREQ(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	ZT_CREQ_MSG(rl.rlim_max >= soft, "hard RLIMIT_NOFILE %lu < %lu",
+		    (unsigned long)rl.rlim_max, (unsigned long)soft);
+	rl.rlim_cur = soft;
+	ZT_CREQ(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+}
+
+/* dup until EMFILE; returns the first dup, -1 if none was made */
+static int fill_fd_table(int *last)
+{
+	int first = -1, fd;
+
+	while ((fd = dup(0)) >= 0) {
+		if (first < 0)
+			first = fd;
+		*last = fd;
+	}
+	ZT_CREQ_MSG(errno == EMFILE, "dup: %s, expected EMFILE", strerror(errno));
+	return first;
+}
+
+struct reg_case {
+	const char *what;
+	void *addr;
+	size_t len;
+	unsigned flags;
+	uint64_t backends;
+	int want_free; /* the result once fds are free again */
+};
+
+static void reg_expect(struct zc_file *f, const struct reg_case *c, int want,
+		       const char *needle)
+{
+	struct zc_reg *r = SENT;
+	int rc;
+
+	memset(&g_log, 0, sizeof g_log);
+	rc = zt_reg_mem(f, c->addr, c->len, 0, c->flags, c->backends, &r);
+	if (rc == 0 && want != 0) {
+		char ab[512];
+
+		zt_attempts_str(r, ab, sizeof ab);
+		zt_child_fail(__FILE__, __LINE__, "%s: registered on %s (%s), expected %d (%s)",
+			      c->what, zc_backend_name(zc_reg_backend(r)), ab, want,
+			      zc_strerror(want));
+	}
+	ZT_CREQ_MSG(rc == want, "%s: %d (%s), expected %d (%s)\n%s", c->what, rc,
+		    zc_strerror(rc), want, zc_strerror(want), g_log.text);
+	if (!rc) {
+		ZT_CREQ(zc_reg_destroy(r) == 0);
+		return;
+	}
+	ZT_CREQ_MSG(r == SENT, "%s: failed zc_reg_create wrote *out", c->what);
+	if (needle)
+		ZT_CREQ_MSG(zt_log_line_has(&g_log, ZC_LOG_ERROR, "zc_reg_create", needle,
+					    NULL, NULL),
+			    "%s: no error line with \"%s\":\n%s", c->what, needle, g_log.text);
+}
+
+static int child_full_fd_table(void *arg)
+{
+	const size_t hole_len = 192 * 1024;
+	const uint64_t uf = ZC_BACKEND_BIT(ZC_BACKEND_URING_FIXED);
+	char path[PATH_MAX], needle[128];
+	struct zc_ctx *ctx;
+	struct zc_file *f;
+	uint8_t *hole, *priv, *anon;
+	int fd, first, last = -1;
+
+	(void)arg;
+	ZT_CREQ(ctx_logged(&ctx) == 0);
+	fd = zt_make_file(g_dir, MEM_LEN, 5, O_RDWR, path);
+	ZT_CREQ(fd >= 0);
+	ZT_CREQ(zc_file_open(ctx, fd, 0, &f) == 0);
+	/* 192 KiB with the middle 64 KiB unmapped */
+	hole = zt_map_anon(hole_len);
+	ZT_CREQ(hole && munmap(hole + 64 * 1024, 64 * 1024) == 0);
+	/* a MAP_PRIVATE mapping of the file: pinning it would pin copies */
+	priv = mmap(NULL, MEM_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ZT_CREQ(priv != MAP_FAILED);
+	anon = zt_map_anon(MEM_LEN);
+	ZT_CREQ(anon);
+	{
+		const struct reg_case cases[] = {
+			{ "a range with a 64 KiB hole", hole, hole_len, 0, 0, -EFAULT },
+			{ "a MAP_PRIVATE file mapping, uring_fixed only", priv, MEM_LEN,
+			  ZC_REG_REQUIRE_ZEROCOPY, uf, -EFAULT },
+			{ "a MAP_PRIVATE file mapping", priv, MEM_LEN, 0, 0, 0 },
+			{ "anonymous memory", anon, MEM_LEN, 0, 0, 0 },
+		};
+		const size_t n = zt_uring_expected() ? ZT_ARRAY_SIZE(cases) : 1;
+
+		/* a low limit: the table fills after a few dups */
+		set_soft_nofile(soft_at_least(64));
+		first = fill_fd_table(&last);
+		/* the memory cannot be looked at: no guess, the real reason */
+		snprintf(needle, sizeof needle, "/proc/self/maps: %s", strerror(EMFILE));
+		for (size_t i = 0; i < n; i++)
+			reg_expect(f, &cases[i], -EMFILE, needle);
+		for (int d = first; d >= 0 && d <= last; d++)
+			close(d);
+		/* with fds free the same requests get their usual answers */
+		for (size_t i = 0; i < n; i++)
+			reg_expect(f, &cases[i], cases[i].want_free, NULL);
+	}
+	munmap(hole, 64 * 1024);
+	munmap(hole + 128 * 1024, 64 * 1024);
+	munmap(priv, MEM_LEN);
+	munmap(anon, MEM_LEN);
+	zc_file_close(f);
+	zc_ctx_destroy(ctx);
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+START_TEST(test_limits_reg_with_full_fd_table_is_emfile_not_a_guess)
+{
+	ZT_CK_CHILD_OK(zt_fork_run(child_full_fd_table, NULL));
+}
+END_TEST
 
 /* ------------------------------------------------------------------ */
 /* config: ZC_FAULT steps                                               */
@@ -237,18 +396,21 @@ int main(int argc, char **argv)
 	g_variant = argc > 1 ? argv[1] : "";
 	zt_init();
 	g_dir = zt_tmpfs_dir(&why);
+	g_ext4 = zt_ext4_dir(&why4);
 	if (!g_dir)
-		g_dir = zt_ext4_dir(&why4);
+		g_dir = g_ext4;
 	if (!g_dir)
 		zt_skip("limits.%s: neither tmpfs (%s) nor ext4 (%s)", g_variant, why, why4);
 	s = suite_create("limits");
 	tc = zt_tcase(g_variant);
-	if (!strcmp(g_variant, "config")) {
+	if (!strcmp(g_variant, "fds")) {
+		tcase_add_test(tc, test_limits_reg_with_full_fd_table_is_emfile_not_a_guess);
+	} else if (!strcmp(g_variant, "config")) {
 		tcase_add_test(tc, test_limits_fault_unknown_step_is_einval_naming_the_step);
 		tcase_add_test(tc, test_limits_log_lines_carry_no_control_characters);
 		tcase_add_test(tc, test_limits_reg_buf_index_does_not_log);
 	} else {
-		fprintf(stderr, "usage: %s config\n", argv[0]);
+		fprintf(stderr, "usage: %s fds|config\n", argv[0]);
 		return 2;
 	}
 	suite_add_tcase(s, tc);
