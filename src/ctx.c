@@ -163,7 +163,7 @@ static void apply_params(struct zc_ctx *ctx, const struct zc_ctx_params *p)
 static int apply_env(struct zc_ctx *ctx, uint64_t *env_backends)
 {
 	const char *s;
-	char bad[80];
+	char bad[256];
 	int ret;
 
 	*env_backends = ZC_BACKENDS_ALL;
@@ -184,8 +184,7 @@ static int apply_env(struct zc_ctx *ctx, uint64_t *env_backends)
 		ret = zc_fault_parse(s, &ctx->faults, bad, sizeof(bad));
 		if (ret) {
 			if (ret == -EINVAL)
-				zc_err(ctx, "zc_ctx_create: ZC_FAULT: bad rule '%s' "
-				       "(expected <backend|core>:<step>:<errno>[:<nth>])", bad);
+				zc_err(ctx, "zc_ctx_create: ZC_FAULT: %s", bad);
 			return ret;
 		}
 		if (ctx->faults)

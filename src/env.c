@@ -150,12 +150,74 @@ int zc_parse_errno(const char *s, size_t len)
 /* ------------------------------------------------------------------ */
 /* ZC_FAULT=<backend|core>:<step>:<errno>[:<nth>][,...]               */
 
-#define ZC_FAULT_STEP_LEN 24
 #define ZC_FAULT_MAX 16
+#define ZC_FAULT_EVERY_BACKEND (-1) /* a step every backend passes */
+
+/*
+ * The steps the library passes to zc_fault_hit(), by site: core
+ * (ZC_BACKEND_NONE), one backend, or every backend. A rule naming another
+ * step could never fire, and a rehearsal with a typo in it would pass
+ * without its fault, so such a rule is refused. Keep this table, the
+ * zc_fault_hit() calls and the list in libzerocopy(7) the same.
+ */
+static const struct zc_fault_step {
+	int site;
+	const char *name;
+} fault_steps[] = {
+	{ ZC_BACKEND_NONE, "ring_setup" },          /* sys/uring.c */
+	{ ZC_BACKEND_NONE, "clone" },               /* sys/uring.c */
+	{ ZC_BACKEND_NONE, "statx" },               /* file.c */
+	{ ZC_BACKEND_NONE, "mmap" },                /* io.c */
+	{ ZC_FAULT_EVERY_BACKEND, "reg" },          /* select.c */
+	{ ZC_BACKEND_PIN_LEASE, "lease" },          /* sys/lease.c */
+	{ ZC_BACKEND_PIN_LEASE, "register" },       /* fixed.c */
+	{ ZC_BACKEND_PIN_LEASE, "io" },             /* fixed.c */
+	{ ZC_BACKEND_URING_FIXED, "register" },     /* fixed.c */
+	{ ZC_BACKEND_URING_FIXED, "io" },           /* fixed.c */
+	{ ZC_BACKEND_BOUNCE, "alloc" },             /* staging.c, io.c */
+	{ ZC_BACKEND_BOUNCE, "io" },                /* backends/bounce.c */
+};
+
+static bool fault_step_at(const struct zc_fault_step *st, enum zc_backend site)
+{
+	return st->site == (int)site ||
+	       (st->site == ZC_FAULT_EVERY_BACKEND && site != ZC_BACKEND_NONE);
+}
+
+/* the table's name of step [name, +len) at site, NULL if it has none */
+static const char *fault_step_find(enum zc_backend site, const char *name,
+				   size_t len)
+{
+	for (size_t i = 0; i < ZC_ARRAY_SIZE(fault_steps); i++)
+		if (fault_step_at(&fault_steps[i], site) &&
+		    strlen(fault_steps[i].name) == len &&
+		    !strncmp(fault_steps[i].name, name, len))
+			return fault_steps[i].name;
+	return NULL;
+}
+
+/* "reg, alloc, io": the steps of site, for a message */
+static void fault_steps_list(enum zc_backend site, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ZC_ARRAY_SIZE(fault_steps) && used < len; i++) {
+		int n;
+
+		if (!fault_step_at(&fault_steps[i], site))
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+			     fault_steps[i].name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
 
 struct zc_fault_rule {
 	enum zc_backend backend; /* ZC_BACKEND_NONE = core */
-	char step[ZC_FAULT_STEP_LEN];
+	const char *step;        /* in fault_steps */
 	int error;
 	unsigned long nth;   /* 0 = every hit */
 	_Atomic unsigned long hits;
@@ -185,40 +247,55 @@ static unsigned split_fields(const char *s, size_t len, const char *f[4],
 	return n;
 }
 
-static int parse_rule(const char *s, size_t len, struct zc_fault_rule *r)
+/* 0, or -EINVAL with what is wrong with the rule [s, +len) in err */
+static int parse_rule(const char *s, size_t len, struct zc_fault_rule *r,
+		      char *err, size_t errlen)
 {
 	const char *f[4];
 	size_t fl[4];
 	unsigned n = split_fields(s, len, f, fl);
+	const int shown = (int)ZC_MIN(len, 64);
 
-	if (n < 3 || n > 4 || !fl[1] || fl[1] >= ZC_FAULT_STEP_LEN)
-		return -EINVAL;
+	if (n < 3 || n > 4)
+		goto syntax;
 	if (fl[0] == 4 && !strncmp(f[0], "core", 4))
 		r->backend = ZC_BACKEND_NONE;
 	else if ((r->backend = zc_backend_from_name(f[0], fl[0])) ==
 		 ZC_BACKEND_NONE)
+		goto syntax;
+	r->step = fault_step_find(r->backend, f[1], fl[1]);
+	if (!r->step) {
+		char known[128];
+
+		fault_steps_list(r->backend, known, sizeof(known));
+		if (errlen)
+			snprintf(err, errlen, "unknown step '%.*s' in rule '%.*s' "
+				 "(steps of %s: %s)", (int)ZC_MIN(fl[1], 32),
+				 f[1], shown, s, r->backend == ZC_BACKEND_NONE ?
+				 "core" : zc_backend_name(r->backend), known);
 		return -EINVAL;
-	for (size_t i = 0; i < fl[1]; i++)
-		if (!isalnum((unsigned char)f[1][i]) && f[1][i] != '_')
-			return -EINVAL;
-	memcpy(r->step, f[1], fl[1]);
-	r->step[fl[1]] = '\0';
+	}
 	r->error = zc_parse_errno(f[2], fl[2]);
 	if (!r->error)
-		return -EINVAL;
+		goto syntax;
 	r->nth = 0;
 	if (n == 4) {
 		if (!fl[3] || fl[3] > 9)
-			return -EINVAL;
+			goto syntax;
 		for (size_t i = 0; i < fl[3]; i++) {
 			if (!isdigit((unsigned char)f[3][i]))
-				return -EINVAL;
+				goto syntax;
 			r->nth = r->nth * 10 + (unsigned long)(f[3][i] - '0');
 		}
 		if (!r->nth)
-			return -EINVAL;
+			goto syntax;
 	}
 	return 0;
+syntax:
+	if (errlen)
+		snprintf(err, errlen, "bad rule '%.*s' (expected "
+			 "<backend|core>:<step>:<errno>[:<nth>])", shown, s);
+	return -EINVAL;
 }
 
 int zc_fault_parse(const char *s, struct zc_fault **out, char *err,
@@ -233,9 +310,14 @@ int zc_fault_parse(const char *s, struct zc_fault **out, char *err,
 	size_t len;
 
 	while (next_token(&p, &tok, &len)) {
-		if (f->count == ZC_FAULT_MAX ||
-		    parse_rule(tok, len, &f->rule[f->count])) {
-			set_err(err, errlen, tok, len);
+		if (f->count == ZC_FAULT_MAX) {
+			if (errlen)
+				snprintf(err, errlen, "more than %d rules",
+					 ZC_FAULT_MAX);
+			free(f);
+			return -EINVAL;
+		}
+		if (parse_rule(tok, len, &f->rule[f->count], err, errlen)) {
 			free(f);
 			return -EINVAL;
 		}

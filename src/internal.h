@@ -67,7 +67,9 @@ int zc_parse_log_level(const char *s);
 enum zc_backend zc_backend_from_name(const char *name, size_t len);
 /* errno from "ENOMEM" or "12"; 0 if not an errno */
 int zc_parse_errno(const char *s, size_t len);
-/* ZC_FAULT=<backend|core>:<step>:<errno>[:<nth>][,...] */
+/* ZC_FAULT=<backend|core>:<step>:<errno>[:<nth>][,...]; a step the site
+ * never passes to zc_fault_hit is an error. On error returns -EINVAL and
+ * writes what is wrong (the rule, the unknown step) to err. */
 int zc_fault_parse(const char *s, struct zc_fault **out, char *err,
 		   size_t errlen);
 void zc_fault_free(struct zc_fault *f);
@@ -479,7 +481,9 @@ const char *zc_leases_disabled(void);
 #define ZC_MEM_WRITABLE (1u << 2)
 #define ZC_MEM_PRIVATE_FILE (1u << 3) /* some part is a MAP_PRIVATE file mapping */
 #define ZC_MEM_SHARED_FILE (1u << 4)  /* some part is a MAP_SHARED file mapping */
-unsigned zc_mem_inspect(const void *addr, size_t len);
+/* 0 with ZC_MEM_* in *flags, or -errno when the memory cannot be
+ * inspected (/proc/self/maps unreadable: no fd left, no procfs) */
+int zc_mem_inspect(const void *addr, size_t len, unsigned *flags);
 void *zc_mem_alloc(struct zc_ctx *ctx, size_t len, int node);
 void zc_mem_free(void *p, size_t len);
 size_t zc_page_size(void);

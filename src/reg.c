@@ -95,6 +95,7 @@ static int check_memory(struct zc_file *f, struct zc_reg_req *req,
 			uint64_t mask)
 {
 	const bool has_addr = mask & ZC_REG_FIELD_ADDR;
+	int ret;
 
 	if (req->flags & ZC_REG_MAP_FILE) {
 		if (has_addr)
@@ -120,7 +121,11 @@ static int check_memory(struct zc_file *f, struct zc_reg_req *req,
 		return reject(f->ctx, -EINVAL, "addr + length wraps around");
 	if (req->mem_type != ZC_MEM_HOST)
 		return 0;
-	req->mem = zc_mem_inspect(req->addr, req->length);
+	ret = zc_mem_inspect(req->addr, req->length, &req->mem);
+	if (ret)
+		return reject(f->ctx, ret, "cannot check the memory [%p, +%zu): "
+			      "/proc/self/maps: %s", req->addr, req->length,
+			      strerror(-ret));
 	if (!(req->mem & ZC_MEM_MAPPED))
 		return reject(f->ctx, -EFAULT, "[%p, +%zu) is not entirely mapped",
 			      req->addr, req->length);
@@ -349,13 +354,10 @@ ZC_API int zc_reg_buf_index(const struct zc_reg *r, size_t reg_off, size_t len)
 {
 	int slot;
 
-	if (!r)
+	/* silent, unlike the other calls: applications ask once per I/O, and
+	 * a refusal here is an answer (use the plain path), not a mistake */
+	if (!r || !len || reg_off > r->length || len > r->length - reg_off)
 		return -EINVAL;
-	if (!len || reg_off > r->length || len > r->length - reg_off) {
-		zc_err(r->ctx, "zc_reg_buf_index: [%zu, +%zu) empty or outside the "
-		       "registration of %zu bytes", reg_off, len, r->length);
-		return -EINVAL;
-	}
 	if (r->revoked || r->backend == ZC_BACKEND_BOUNCE || !r->slot_count)
 		return -ENODATA;
 	slot = zc_reg_slot(r, reg_off, len);

@@ -250,14 +250,23 @@ static int child_env(void *arg)
 		"core:statx:123456", "core::EIO", ":statx:EIO", "core:statx:EIO:",
 		"core:statx:EIO:1234567890", "core:aaaaaaaaaaaaaaaaaaaaaaaa:EIO",
 		"core:statx:-5", "core:statx:EIO,bogus",
+		/* a step its site does not have */
+		"core:aaaaaaaaaaaaaaaaaaaaaaa:EIO", "bounce:nosuchstep:EIO",
 		/* 17 rules: one more than the library keeps */
-		"core:a:EIO,core:b:EIO,core:c:EIO,core:d:EIO,core:e:EIO,core:f:EIO,core:g:EIO,"
-		"core:h:EIO,core:i:EIO,core:j:EIO,core:k:EIO,core:l:EIO,core:m:EIO,core:n:EIO,"
-		"core:o:EIO,core:p:EIO,core:q:EIO",
+		"core:statx:EIO:1,core:statx:EIO:2,core:statx:EIO:3,core:statx:EIO:4,"
+		"core:statx:EIO:5,core:statx:EIO:6,core:statx:EIO:7,core:statx:EIO:8,"
+		"core:statx:EIO:9,core:statx:EIO:10,core:statx:EIO:11,core:statx:EIO:12,"
+		"core:statx:EIO:13,core:statx:EIO:14,core:statx:EIO:15,core:statx:EIO:16,"
+		"core:statx:EIO:17",
 	};
 	static const char *const good_fault[] = {
 		"", " ", "core:statx:EIO", "core:statx:5", "core:statx:EIO:999999999",
-		"bounce:io:ENOMEM:1, uring_fixed:io:EIO", "core:aaaaaaaaaaaaaaaaaaaaaaa:EIO",
+		"bounce:io:ENOMEM:1, uring_fixed:io:EIO",
+		/* 16 rules: as many as the library keeps */
+		"core:statx:EIO:1,core:statx:EIO:2,core:statx:EIO:3,core:statx:EIO:4,"
+		"core:statx:EIO:5,core:statx:EIO:6,core:statx:EIO:7,core:statx:EIO:8,"
+		"core:statx:EIO:9,core:statx:EIO:10,core:statx:EIO:11,core:statx:EIO:12,"
+		"core:statx:EIO:13,core:statx:EIO:14,core:statx:EIO:15,core:statx:EIO:16",
 	};
 	static const char *const bad_backends[] = { "nosuch", "^", "uring_fixed,nosuch", "none",
 						    ",", "^none" };

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* What kind of memory a caller handed us, and NUMA-local allocation. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -30,22 +31,42 @@ static bool is_file_backed(unsigned long inode, const char *path)
 	return inode != 0 && strncmp(path, "/anon_hugepage", 14) != 0;
 }
 
+/* One line into buf; the rest of a longer line (a long path) is skipped,
+ * so that it is never read as a line of its own. */
+static bool read_line(FILE *f, char *buf, size_t len)
+{
+	size_t n;
+	int c;
+
+	if (!fgets(buf, (int)len, f))
+		return false;
+	n = strlen(buf);
+	if (n && buf[n - 1] != '\n')
+		while ((c = getc(f)) != EOF && c != '\n')
+			;
+	return true;
+}
+
 /*
  * Walk /proc/self/maps over [addr, addr+len): is every byte mapped, with
  * which permissions, and is any part a file mapping (private or shared)?
  * The kernel would tell us some of this only after pinning the wrong pages.
+ * When the map cannot be read (no fd left, no procfs) nothing is known, and
+ * any answer would be a guess that lets a hole register or a MAP_PRIVATE
+ * file mapping be pinned: the caller gets the error instead.
  */
-unsigned zc_mem_inspect(const void *addr, size_t len)
+int zc_mem_inspect(const void *addr, size_t len, unsigned *out)
 {
 	uintptr_t start = (uintptr_t)addr, end = start + len, covered = start;
 	unsigned flags = ZC_MEM_READABLE | ZC_MEM_WRITABLE;
 	char line[512];
 	FILE *maps;
+	int ret = 0;
 
 	maps = fopen("/proc/self/maps", "re");
 	if (!maps)
-		return ZC_MEM_MAPPED | flags; /* no procfs: let the kernel judge */
-	while (covered < end && fgets(line, sizeof(line), maps)) {
+		return -errno;
+	while (covered < end && read_line(maps, line, sizeof(line))) {
 		unsigned long lo, hi, inode, off;
 		char perms[5], path[256] = "";
 		int n;
@@ -65,10 +86,15 @@ unsigned zc_mem_inspect(const void *addr, size_t len)
 						   ZC_MEM_PRIVATE_FILE;
 		covered = hi;
 	}
+	if (ferror(maps))
+		ret = -EIO;
 	fclose(maps);
+	if (ret)
+		return ret;
 	if (covered >= end)
 		flags |= ZC_MEM_MAPPED;
-	return flags;
+	*out = flags;
+	return 0;
 }
 
 void *zc_mem_alloc(struct zc_ctx *ctx, size_t len, int node)

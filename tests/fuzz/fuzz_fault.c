@@ -14,7 +14,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const steps[] = {
-	"ring_setup", "statx", "mmap", "reg", "register", "lease", "io", "alloc",
+	"ring_setup", "clone", "statx", "mmap", "reg", "register", "lease", "io", "alloc",
 };
 
 static void hit_all(struct zc_fault *f, const char *step)

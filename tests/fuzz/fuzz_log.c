@@ -2,7 +2,8 @@
 /*
  * ZC_LOG: zc_parse_log_level(), and zc_log_init() reading the variable
  * from the environment, then one message quoting the value the way
- * zc_ctx_create() reports a bad one.
+ * zc_ctx_create() reports a bad one: it must reach the sink as one line
+ * without control characters.
  *
  * Input: the value.
  */
@@ -18,6 +19,9 @@ static void sink(void *arg, int level, const char *msg)
 	(void)arg;
 	FUZZ_CHECK(level >= ZC_LOG_ERROR && level <= ZC_LOG_DEBUG);
 	g_logged += strlen(msg); /* the message is terminated */
+	/* one line, however odd the value it quotes */
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+		FUZZ_CHECK(*p >= 0x20 && *p != 0x7f);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

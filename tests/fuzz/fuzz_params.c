@@ -53,6 +53,8 @@ static void sink(void *arg, int level, const char *msg)
 	(void)arg;
 	FUZZ_CHECK(level >= ZC_LOG_ERROR && level <= ZC_LOG_DEBUG);
 	g_logged += strlen(msg);
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+		FUZZ_CHECK(*p >= 0x20 && *p != 0x7f); /* one line each */
 }
 
 static void cleanup(void)
