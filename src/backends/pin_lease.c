@@ -136,16 +136,8 @@ static int pl_privatize(struct zc_reg *r, char *reason, size_t len)
 	}
 	r->map.is_file_map = false;
 	r->map.is_alloc = true;
-	/* the memory of a registration without ZC_ACCESS_WRITE is read-only,
-	 * whichever backend it is on */
-	if (!(r->req.access & ZC_ACCESS_WRITE) &&
-	    mprotect(r->map.base, r->map.size, PROT_READ) < 0) {
-		ret = -errno;
-		snprintf(reason, len, "mprotect PROT_READ of the copy: %s",
-			 strerror(errno));
-		return ret;
-	}
-	return 0;
+	/* read-only stays read-only, whichever backend it is on */
+	return zc_map_seal(r, reason, len);
 }
 
 const struct zc_backend_ops zc_pin_lease_ops = {
