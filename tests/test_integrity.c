@@ -759,6 +759,18 @@ static void need_direct(const char *what)
 		zt_skip("integrity.%s: O_DIRECT does not work on ext4 here: %s", what, reason);
 }
 
+/* tmpfs where there is one (pin_lease needs it), else ext4 */
+static void need_any_dir(const char *what)
+{
+	const char *why = NULL, *why4 = NULL;
+
+	g_dir = zt_tmpfs_dir(&why);
+	if (!g_dir)
+		g_dir = zt_ext4_dir(&why4);
+	if (!g_dir)
+		zt_skip("integrity.%s: neither tmpfs (%s) nor ext4 (%s)", what, why, why4);
+}
+
 int main(int argc, char **argv)
 {
 	const char *why = NULL;
@@ -774,11 +786,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_concurrent_direct_writers_lose_no_chunk);
 		tcase_add_test(tc, test_unaligned_appends_end_where_the_write_ends);
 	} else if (!strcmp(g_variant, "fd")) {
-		g_dir = zt_tmpfs_dir(&why);
-		if (!g_dir)
-			g_dir = zt_ext4_dir(&why);
-		if (!g_dir)
-			zt_skip("integrity.fd: neither tmpfs nor ext4: %s", why);
+		need_any_dir(g_variant);
 		warm_up();
 		tcase_add_test(tc, test_closed_fd_reused_by_another_file);
 		tcase_add_test(tc, test_fd_reused_by_a_pipe_queued_read_and_destroy_return);
@@ -803,11 +811,7 @@ int main(int argc, char **argv)
 		}
 		tcase_add_test(tc, test_append_fd_writes_land_at_the_offset_asked);
 	} else if (!strcmp(g_variant, "readonly")) {
-		g_dir = zt_tmpfs_dir(&why);
-		if (!g_dir)
-			g_dir = zt_ext4_dir(&why);
-		if (!g_dir)
-			zt_skip("integrity.readonly: neither tmpfs nor ext4: %s", why);
+		need_any_dir(g_variant);
 		tcase_add_test(tc, test_readonly_map_file_is_read_only_on_every_backend);
 		tcase_add_test(tc, test_writable_map_file_still_writes_back);
 	} else if (!strcmp(g_variant, "unmapped")) {
