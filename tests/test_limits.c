@@ -4,7 +4,9 @@
  * a forked child, so the test process keeps its own. argv[1]:
  *   fds      with the fd table full, zc_reg_create of caller memory fails
  *            with -EMFILE instead of guessing what the memory is (a hole,
- *            a MAP_PRIVATE file mapping)
+ *            a MAP_PRIVATE file mapping); queues leave a low RLIMIT_NOFILE
+ *            as it is and still do I/O, also on files whose index does
+ *            not fit the smaller fixed-file table
  *   config   ZC_FAULT with an unknown step is -EINVAL naming the step;
  *            log lines never carry control characters; zc_reg_buf_index
  *            does not log
@@ -26,7 +28,7 @@
 
 static const char *g_variant;
 static const char *g_dir;  /* tmpfs if any, else ext4 */
-static const char *g_ext4;
+static const char *g_ext4; /* queued I/O on tmpfs runs inline, not on a ring */
 static struct zt_log g_log;
 
 /* a context that logs every level into g_log (emptied first) */
@@ -80,6 +82,13 @@ static void set_soft_nofile(rlim_t soft)
 		    (unsigned long)rl.rlim_max, (unsigned long)soft);
 	rl.rlim_cur = soft;
 	ZT_CREQ(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+}
+
+static rlim_t soft_nofile(void)
+{
+	struct rlimit rl;
+
+	return getrlimit(RLIMIT_NOFILE, &rl) ? 0 : rl.rlim_cur;
 }
 
 /* dup until EMFILE; returns the first dup, -1 if none was made */
@@ -194,6 +203,126 @@ static int child_full_fd_table(void *arg)
 START_TEST(test_limits_reg_with_full_fd_table_is_emfile_not_a_guess)
 {
 	ZT_CK_CHILD_OK(zt_fork_run(child_full_fd_table, NULL));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* fds: RLIMIT_NOFILE below the fixed-file table                        */
+
+#define NF_FILE_LEN (64 * 1024)
+#define NF_OPS 8
+
+/* queued writes of pattern seed through r, then queued reads back into the
+ * other half of its memory; every op must complete in full */
+static void queued_write_read(struct zc_queue *q, struct zc_reg *r, uint32_t seed,
+			      const char *what)
+{
+	const size_t op = NF_FILE_LEN / NF_OPS;
+	uint8_t *mem = zc_reg_addr(r);
+	struct zc_completion c[2 * NF_OPS];
+	int got = 0, n;
+
+	zt_fill(mem, NF_FILE_LEN, seed, 0);
+	memset(mem + NF_FILE_LEN, 0, NF_FILE_LEN);
+	for (int i = 0; i < NF_OPS; i++)
+		ZT_CREQ(zc_prep_write(q, r, i * op, i * op, op, (uint64_t)i) == 0);
+	ZT_CREQ(zc_submit(q) == NF_OPS);
+	while (got < NF_OPS) {
+		n = zc_reap(q, c + got, NF_OPS, 1, 10000);
+		ZT_CREQ_MSG(n > 0, "%s: zc_reap: %d", what, n);
+		got += n;
+	}
+	for (int i = NF_OPS; i < 2 * NF_OPS; i++)
+		ZT_CREQ(zc_prep_read(q, r, NF_FILE_LEN + (i - NF_OPS) * op, (i - NF_OPS) * op,
+				     op, (uint64_t)i) == 0);
+	ZT_CREQ(zc_submit(q) == NF_OPS);
+	while (got < 2 * NF_OPS) {
+		n = zc_reap(q, c + got, NF_OPS, 1, 10000);
+		ZT_CREQ_MSG(n > 0, "%s: zc_reap: %d", what, n);
+		got += n;
+	}
+	for (int i = 0; i < 2 * NF_OPS; i++)
+		ZT_CREQ_MSG(c[i].res == (int64_t)op, "%s: op %llu: res %lld (%s)", what,
+			    (unsigned long long)c[i].user_data, (long long)c[i].res,
+			    zc_strerror((int)c[i].res));
+	ZT_CREQ_MSG(zt_verify(mem + NF_FILE_LEN, NF_FILE_LEN, seed, 0) == -1,
+		    "%s: read back other bytes", what);
+}
+
+/* soft RLIMIT_NOFILE at least soft_min; files: zc_files opened around the
+ * queue's creation, 0 for one before and one after it, else that many past
+ * the limit, so that the last ones find no slot in the ring's smaller
+ * fixed-file table */
+struct nofile_case {
+	rlim_t soft_min;
+	unsigned past_limit;
+};
+
+static int child_low_nofile(void *arg)
+{
+	const struct nofile_case *c = arg;
+	const rlim_t soft = soft_at_least(c->soft_min);
+	const unsigned nf = c->past_limit ? (unsigned)soft + c->past_limit : 2;
+	const unsigned before = nf / 2;
+	struct zc_file **f = calloc(nf, sizeof(*f));
+	struct zc_reg *r;
+	struct zc_ctx *ctx;
+	struct zc_queue *q;
+	char path[PATH_MAX], what[96];
+	uint8_t *mem;
+	int fd;
+
+	ZT_CREQ(f);
+	set_soft_nofile(soft);
+	ZT_CREQ(ctx_logged(&ctx) == 0);
+	fd = zt_make_file(g_ext4, NF_FILE_LEN, 7, O_RDWR, path);
+	ZT_CREQ(fd >= 0);
+	mem = zt_map_anon(2 * NF_FILE_LEN);
+	ZT_CREQ(mem);
+	/* one zc_file each, all on the same fd: each takes the next index of
+	 * the context's fixed-file table */
+	for (unsigned i = 0; i < before; i++)
+		ZT_CREQ(zc_file_open(ctx, fd, 0, &f[i]) == 0);
+	ZT_CREQ(zc_queue_create(ctx, 2 * NF_OPS, 0, &q) == 0);
+	ZT_CREQ_MSG(soft_nofile() == soft, "zc_queue_create changed the soft "
+		    "RLIMIT_NOFILE from %lu to %lu", (unsigned long)soft,
+		    (unsigned long)soft_nofile());
+	for (unsigned i = before; i < nf; i++)
+		ZT_CREQ(zc_file_open(ctx, fd, 0, &f[i]) == 0);
+	/* the first file, the first opened after the queue, the last */
+	for (unsigned i = 0; i < nf; i++) {
+		if (i != 0 && i != before && i != nf - 1)
+			continue;
+		ZT_CREQ(zt_reg_mem(f[i], mem, 2 * NF_FILE_LEN, 0, 0, 0, &r) == 0);
+		snprintf(what, sizeof what, "zc_file %u of %u, soft RLIMIT_NOFILE %lu", i + 1,
+			 nf, (unsigned long)soft);
+		queued_write_read(q, r, 100 + i, what);
+		ZT_CREQ(zc_reg_destroy(r) == 0);
+	}
+	zc_queue_destroy(q);
+	for (unsigned i = 0; i < nf; i++)
+		zc_file_close(f[i]);
+	zc_ctx_destroy(ctx);
+	ZT_CREQ_MSG(soft_nofile() == soft, "the soft RLIMIT_NOFILE is %lu, was %lu",
+		    (unsigned long)soft_nofile(), (unsigned long)soft);
+	close(fd);
+	unlink(path);
+	munmap(mem, 2 * NF_FILE_LEN);
+	free(f);
+	return 0;
+}
+
+START_TEST(test_limits_queue_keeps_rlimit_nofile_and_works_below_it)
+{
+	/* 312: the misuse run's value */
+	static const struct nofile_case cases[] = { { 312, 0 }, { 32, 8 } };
+
+	if (!zt_uring_expected()) {
+		printf("limits.fds: io_uring unavailable: no fixed-file table to size\n");
+		return;
+	}
+	for (size_t i = 0; i < ZT_ARRAY_SIZE(cases); i++)
+		ZT_CK_CHILD_OK(zt_fork_run(child_low_nofile, (void *)&cases[i]));
 }
 END_TEST
 
@@ -405,6 +534,11 @@ int main(int argc, char **argv)
 	tc = zt_tcase(g_variant);
 	if (!strcmp(g_variant, "fds")) {
 		tcase_add_test(tc, test_limits_reg_with_full_fd_table_is_emfile_not_a_guess);
+		if (g_ext4)
+			tcase_add_test(tc, test_limits_queue_keeps_rlimit_nofile_and_works_below_it);
+		else
+			printf("limits.fds: no ext4 directory (%s): RLIMIT_NOFILE case "
+			       "skipped\n", why4);
 	} else if (!strcmp(g_variant, "config")) {
 		tcase_add_test(tc, test_limits_fault_unknown_step_is_einval_naming_the_step);
 		tcase_add_test(tc, test_limits_log_lines_carry_no_control_characters);

@@ -18,6 +18,7 @@
 
 #if ZC_HAVE_LIBURING
 #include <liburing.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 /* uapi of newer kernels than liburing 2.3 knows */
@@ -34,6 +35,7 @@ struct zc_ring {
 	bool external;        /* the application's ring: never exited here */
 	struct zc_ring *next;      /* all I/O rings of the context */
 	bool files_ok;             /* fixed-file table usable */
+	unsigned nr_files;         /* its size: files at higher indices go by fd */
 	uint64_t slot_ok[SLOT_WORDS];
 };
 
@@ -227,6 +229,36 @@ static void ring_load_slots(struct zc_ringset *rs, struct zc_ring *r,
 	}
 }
 
+/*
+ * A sparse fixed-file table for ring, as large as the process's soft
+ * RLIMIT_NOFILE allows; returns its size, 0 if it has none. The kernel
+ * refuses a table larger than that limit, and liburing 2.3's
+ * io_uring_register_files_sparse() then raises the limit for the whole
+ * process (312 became 1336), which is not a library's to change: register
+ * it directly, and let the files whose index does not fit go by fd.
+ */
+static unsigned register_file_table(struct io_uring *ring)
+{
+	struct io_uring_rsrc_register reg = {
+		.flags = IORING_RSRC_REGISTER_SPARSE,
+		.nr = ZC_MAX_FIXED_FILES,
+	};
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < reg.nr)
+		reg.nr = (unsigned)rl.rlim_cur;
+	if (!reg.nr || syscall(__NR_io_uring_register, ring->ring_fd,
+			       IORING_REGISTER_FILES2, &reg, sizeof(reg)) < 0)
+		return 0;
+	return reg.nr;
+}
+
+/* does ring's fixed-file table have index idx? */
+static bool ring_has_file_index(const struct zc_ring *r, int idx)
+{
+	return r->files_ok && idx >= 0 && (unsigned)idx < r->nr_files;
+}
+
 struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth)
 {
 	struct zc_ringset *rs = ctx->rings;
@@ -240,10 +272,10 @@ struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth)
 		free(r);
 		return NULL;
 	}
-	r->files_ok = io_uring_register_files_sparse(&r->ring,
-						     ZC_MAX_FIXED_FILES) == 0;
+	r->nr_files = register_file_table(&r->ring);
+	r->files_ok = r->nr_files > 0;
 	pthread_mutex_lock(&rs->lock);
-	for (unsigned i = 0; i < ZC_MAX_FIXED_FILES && r->files_ok; i++)
+	for (unsigned i = 0; i < r->nr_files && r->files_ok; i++)
 		if (rs->file_fd[i] >= 0 &&
 		    io_uring_register_files_update(&r->ring, i, &rs->file_fd[i], 1) != 1)
 			r->files_ok = false;
@@ -482,7 +514,7 @@ int zc_rings_add_file(struct zc_ctx *ctx, int fd)
 	if (idx >= 0) {
 		rs->file_fd[idx] = fd;
 		for (struct zc_ring *r = rs->all; r; r = r->next)
-			if (r->files_ok &&
+			if (ring_has_file_index(r, idx) &&
 			    io_uring_register_files_update(&r->ring, (unsigned)idx,
 							   &fd, 1) != 1)
 				r->files_ok = false;
@@ -500,7 +532,7 @@ void zc_rings_del_file(struct zc_ctx *ctx, int idx)
 		return;
 	pthread_mutex_lock(&rs->lock);
 	for (struct zc_ring *r = rs->all; r; r = r->next)
-		if (r->files_ok)
+		if (ring_has_file_index(r, idx))
 			io_uring_register_files_update(&r->ring, (unsigned)idx,
 						       &none, 1);
 	rs->file_fd[idx] = -1;
@@ -511,7 +543,7 @@ int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 		 void *buf, size_t len, uint64_t off, int slot, uint64_t cookie)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->ring);
-	bool fixed_file = ring->files_ok && f->fixed_idx >= 0;
+	bool fixed_file = ring_has_file_index(ring, f->fixed_idx);
 	int fd = fixed_file ? f->fixed_idx : f->fd;
 
 	if (!sqe)
