@@ -254,6 +254,7 @@ ZC_API int zc_reap(struct zc_queue *q, struct zc_completion *out, unsigned max,
 		   unsigned min, int timeout_ms)
 {
 	struct reap_state st = { .q = q, .out = out };
+	struct timespec deadline;
 	int ret;
 
 	if (!q || (!out && max) || min > max) {
@@ -274,7 +275,7 @@ ZC_API int zc_reap(struct zc_queue *q, struct zc_completion *out, unsigned max,
 		return (int)st.n;
 	ret = zc_ring_reap(q->ring, max - st.n,
 			   st.n >= min ? 0 : ZC_MIN(min - st.n, q->ring_inflight),
-			   timeout_ms, reap_one, &st);
+			   zc_deadline(timeout_ms, &deadline), reap_one, &st);
 	if (ret < 0 && !st.n)
 		return ret;
 	return (int)st.n;
@@ -302,7 +303,7 @@ ZC_API void zc_queue_destroy(struct zc_queue *q)
 	while (q->ring_inflight) {
 		struct reap_state st = { .q = q, .out = NULL };
 
-		if (zc_ring_reap(q->ring, q->ring_inflight, 1, -1, reap_one, &st) < 0)
+		if (zc_ring_reap(q->ring, q->ring_inflight, 1, NULL, reap_one, &st) < 0)
 			break;
 	}
 	if (q->ring)

@@ -572,24 +572,40 @@ int zc_ring_submit(struct zc_ring *ring)
 	return ret;
 }
 
+/* Wait for min CQEs until deadline (NULL: none). A signal ends one wait;
+ * the next is only for the time that is left, so an application's
+ * interval timer cannot stretch the caller's timeout without end. */
+static int wait_cqes(struct zc_ring *ring, unsigned min,
+		     const struct timespec *deadline)
+{
+	struct io_uring_cqe *cqe;
+	int64_t left = 0;
+	int ret;
+
+	do {
+		struct __kernel_timespec ts = { 0 };
+
+		if (deadline) {
+			left = zc_ns_left(deadline);
+			ts.tv_sec = left / 1000000000;
+			ts.tv_nsec = left % 1000000000;
+		}
+		ret = io_uring_wait_cqes(&ring->ring, &cqe, min,
+					 deadline ? &ts : NULL, NULL);
+	} while (ret == -EINTR && (!deadline || left));
+	return ret == -EINTR ? -ETIME : ret;
+}
+
 int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
-		 int timeout_ms, void (*fn)(void *arg, uint64_t cookie, int res),
-		 void *arg)
+		 const struct timespec *deadline,
+		 void (*fn)(void *arg, uint64_t cookie, int res), void *arg)
 {
 	struct io_uring_cqe *cqe;
 	unsigned n = 0, head;
 
 	if (min) {
-		struct __kernel_timespec ts = {
-			.tv_sec = timeout_ms / 1000,
-			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
-		};
-		int ret;
+		int ret = wait_cqes(ring, min, deadline);
 
-		do
-			ret = io_uring_wait_cqes(&ring->ring, &cqe, min,
-						 timeout_ms < 0 ? NULL : &ts, NULL);
-		while (ret == -EINTR);
 		if (ret && ret != -ETIME && ret != -EAGAIN)
 			return ret;
 	} else {
@@ -652,8 +668,8 @@ int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 }
 int zc_ring_submit(struct zc_ring *ring) { return -ENOSYS; }
 int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
-		 int timeout_ms, void (*fn)(void *arg, uint64_t cookie, int res),
-		 void *arg)
+		 const struct timespec *deadline,
+		 void (*fn)(void *arg, uint64_t cookie, int res), void *arg)
 {
 	return -ENOSYS;
 }
