@@ -512,13 +512,17 @@ bool zc_ring_has_slot(const struct zc_ring *ring, int slot);
 int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 		 void *buf, size_t len, uint64_t off, int slot,
 		 uint64_t cookie);
-int zc_ring_submit(struct zc_ring *ring);
-/* wait until min CQEs are ready or the deadline passes (NULL: no
- * deadline; signals do not end the wait); calls fn for up to max of them;
- * returns how many */
+/* hand the prepared SQEs to the kernel: how many it took, or -errno.
+ * hold_signals: with the thread's signals blocked for the call (see
+ * uring.c: io_uring cancels what it cannot start a worker for) */
+int zc_ring_submit(struct zc_ring *ring, bool hold_signals);
+/* Wait until min CQEs are ready or the deadline passes (NULL: no
+ * deadline; signals do not end the wait), then pass ready CQEs to fn
+ * until it has returned true (made a completion) max times. Returns that
+ * count, or -errno. */
 int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
 		 const struct timespec *deadline,
-		 void (*fn)(void *arg, uint64_t cookie, int res), void *arg);
+		 bool (*fn)(void *arg, uint64_t cookie, int res), void *arg);
 /* facts for zcinfo-like reporting */
 void zc_rings_describe(struct zc_ctx *ctx, char *buf, size_t len);
 
