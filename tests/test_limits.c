@@ -384,6 +384,7 @@ static double now_ms(void)
 
 static int child_reap_deadline(void *arg)
 {
+	const int timed = !zt_under_valgrind();
 	struct zc_ctx *ctx;
 	struct zc_file *f;
 	struct zc_reg *r;
@@ -424,12 +425,17 @@ static int child_reap_deadline(void *arg)
 		sigs = g_signals;
 		signal_storm_end();
 		ZT_CREQ_MSG(n == 0, "zc_reap: %d, expected 0 (nothing completes)", n);
+		if (!timed) {
+			printf("limits.signals: under valgrind: zc_reap took %.1f ms with "
+			       "%ld signals, not judged\n", ms, sigs);
+			break;
+		}
 		/* a correctness bound, not a speed target: each interrupted
 		 * wait that starts the 10 ms again takes until the storm ends */
 		ZT_CREQ_MSG(ms >= 9.5 && ms < 40, "zc_reap with a 10 ms timeout under %ld "
 			    "signals returned after %.1f ms", sigs, ms);
 	}
-	ZT_CREQ_MSG(sigs >= 10, "only %ld signals during the wait", sigs);
+	ZT_CREQ_MSG(sigs >= 10 || !timed, "only %ld signals during the wait", sigs);
 
 	ZT_CREQ(write(p[1], "x", 1) == 1);
 	ZT_CREQ(zc_reap(q, &c, 1, 1, 10000) == 1);
