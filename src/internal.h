@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zerocopy.h"
@@ -489,6 +490,38 @@ void zc_mem_free(void *p, size_t len);
 size_t zc_page_size(void);
 
 /* ------------------------------------------------------------------ */
+/* deadlines on CLOCK_MONOTONIC: a wait that a signal interrupts resumes
+ * for what is left of its timeout, not for all of it again             */
+
+/* the deadline timeout_ms from now in *ts, or NULL for a negative one */
+static inline const struct timespec *zc_deadline(int timeout_ms,
+						 struct timespec *ts)
+{
+	if (timeout_ms < 0)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
+/* nanoseconds left until deadline, 0 once it has passed */
+static inline int64_t zc_ns_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	int64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000000000 +
+	     (deadline->tv_nsec - now.tv_nsec);
+	return ns > 0 ? ns : 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* sys/uring.c: rings that share one fixed-buffer and fixed-file table */
 
 #define ZC_MAX_SLOTS 16384u
@@ -521,11 +554,17 @@ bool zc_ring_has_slot(const struct zc_ring *ring, int slot);
 int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 		 void *buf, size_t len, uint64_t off, int slot,
 		 uint64_t cookie);
-int zc_ring_submit(struct zc_ring *ring);
-/* wait for min CQEs up to timeout_ms; calls fn for each; returns count */
+/* hand the prepared SQEs to the kernel: how many it took, or -errno.
+ * hold_signals: with the thread's signals blocked for the call (see
+ * uring.c: io_uring cancels what it cannot start a worker for) */
+int zc_ring_submit(struct zc_ring *ring, bool hold_signals);
+/* Wait until min CQEs are ready or the deadline passes (NULL: no
+ * deadline; signals do not end the wait), then pass ready CQEs to fn
+ * until it has returned true (made a completion) max times. Returns that
+ * count, or -errno. */
 int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
-		 int timeout_ms,
-		 void (*fn)(void *arg, uint64_t cookie, int res), void *arg);
+		 const struct timespec *deadline,
+		 bool (*fn)(void *arg, uint64_t cookie, int res), void *arg);
 /* facts for zcinfo-like reporting */
 void zc_rings_describe(struct zc_ctx *ctx, char *buf, size_t len);
 

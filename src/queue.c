@@ -12,6 +12,9 @@
 #include "internal.h"
 
 #define ZC_MAX_QUEUE_DEPTH 4096u
+/* times an op io_uring cancelled goes to the ring again before its
+ * -ECANCELED is passed on (see resubmit) */
+#define ZC_MAX_RESUBMITS 8u
 
 enum op_state { OP_FREE, OP_INLINE, OP_RING, OP_DONE };
 
@@ -24,6 +27,7 @@ struct zc_op {
 	int64_t res;          /* OP_DONE: result of an inline run */
 	int prep_error;       /* OP_INLINE: complete with this instead */
 	unsigned next_inline; /* index + 1 of the next inline op, 0 = end */
+	unsigned resubmits;   /* OP_RING: times it went to the ring again */
 };
 
 struct zc_queue {
@@ -31,8 +35,14 @@ struct zc_queue {
 	struct zc_ring *ring; /* NULL: every op runs inline */
 	unsigned depth;
 	unsigned nr_free, *free_ops;
-	unsigned ring_prepped;   /* on the ring, not yet submitted */
-	unsigned ring_inflight;  /* submitted, not yet reaped */
+	/* ops whose SQE the kernel has not taken yet, in the order of their
+	 * SQEs: the caller's new ones and resubmissions, which zc_reap may
+	 * hand over together */
+	unsigned *sq, sq_head, sq_count;
+	unsigned sq_resubmits;   /* how many of them are resubmissions */
+	unsigned started;        /* caller's ops taken outside zc_submit, for
+				    its count */
+	unsigned ring_inflight;  /* taken by the kernel, not yet reaped */
 	unsigned inline_head, inline_tail; /* waiting for zc_submit */
 	unsigned done_head, done_count;    /* inline ops run, not yet reaped */
 	unsigned *done;
@@ -63,9 +73,11 @@ ZC_API int zc_queue_create(struct zc_ctx *ctx, unsigned depth, unsigned flags,
 		return -ENOMEM;
 	q->free_ops = calloc(depth, sizeof(*q->free_ops));
 	q->done = calloc(depth, sizeof(*q->done));
-	if (!q->free_ops || !q->done) {
+	q->sq = calloc(depth, sizeof(*q->sq));
+	if (!q->free_ops || !q->done || !q->sq) {
 		free(q->free_ops);
 		free(q->done);
+		free(q->sq);
 		free(q);
 		return -ENOMEM;
 	}
@@ -90,6 +102,51 @@ static void op_release(struct zc_queue *q, struct zc_op *op)
 	zc_reg_exit(&op->r->queued);
 	op->state = OP_FREE;
 	q->free_ops[q->nr_free++] = (unsigned)(op - q->ops);
+}
+
+/* Put op on the ring through its registration's backend, behind the SQEs
+ * already there: 0, or the backend's -errno (-EAGAIN: run it inline). */
+static int ring_prep(struct zc_queue *q, struct zc_op *op)
+{
+	const unsigned idx = (unsigned)(op - q->ops);
+	int ret = op->r->ops->prep(q, op->r, &op->io, idx);
+
+	if (ret < 0)
+		return ret;
+	if (ret == ZC_PREP_FALLBACK)
+		op->flags |= ZC_CQE_F_FALLBACK;
+	op->state = OP_RING;
+	q->sq[(q->sq_head + q->sq_count++) % q->depth] = idx;
+	if (op->resubmits)
+		q->sq_resubmits++;
+	return 0;
+}
+
+/* the op of the oldest SQE the kernel has not taken */
+static struct zc_op *sq_pop(struct zc_queue *q)
+{
+	struct zc_op *op = &q->ops[q->sq[q->sq_head]];
+
+	q->sq_head = (q->sq_head + 1) % q->depth;
+	q->sq_count--;
+	if (op->resubmits)
+		q->sq_resubmits--;
+	return op;
+}
+
+/* Hand the ring's SQEs to the kernel, resubmissions with signals held.
+ * It takes them in order; the caller's ops among them are counted for
+ * zc_submit to report. Returns how many it took, or -errno. */
+static int ring_flush(struct zc_queue *q)
+{
+	int ret = zc_ring_submit(q->ring, q->sq_resubmits > 0);
+
+	for (int i = 0; i < ret && q->sq_count; i++)
+		if (!sq_pop(q)->resubmits)
+			q->started++;
+	if (ret > 0)
+		q->ring_inflight += (unsigned)ret;
+	return ret;
 }
 
 static int prep(struct zc_queue *q, const char *fn, enum zc_dir dir,
@@ -132,14 +189,9 @@ static int prep(struct zc_queue *q, const char *fn, enum zc_dir dir,
 	if (q->ring && len && len <= UINT32_MAX &&
 	    (!zc_file_direct(r->file) || zc_direct_aligned(r->file, op->io.buf,
 							  file_off, len)))
-		ret = r->ops->prep(q, r, &op->io, idx);
-	if (ret >= 0) {
-		op->state = OP_RING;
-		if (ret == ZC_PREP_FALLBACK)
-			op->flags |= ZC_CQE_F_FALLBACK;
-		q->ring_prepped++;
+		ret = ring_prep(q, op);
+	if (!ret)
 		return 0;
-	}
 	/* runs inside zc_submit, in the order prepared; a backend's refusal
 	 * (an injected fault) becomes that op's result, as a ring error would */
 	op->state = OP_INLINE;
@@ -218,42 +270,107 @@ static unsigned run_inline(struct zc_queue *q)
 ZC_API int zc_submit(struct zc_queue *q)
 {
 	unsigned n;
-	int ret;
+	int ret = 0;
 
 	if (!q)
 		return -EINVAL;
 	ZC_REFUSE_IN_CHILD(q->ctx, "zc_submit");
 	n = run_inline(q);
-	if (!q->ring_prepped)
-		return (int)n;
-	ret = zc_ring_submit(q->ring);
-	if (ret < 0)
-		return n ? (int)n : ret;
-	q->ring_prepped -= (unsigned)ret;
-	q->ring_inflight += (unsigned)ret;
-	return (int)n + ret;
+	if (q->sq_count)
+		ret = ring_flush(q);
+	n += q->started;
+	q->started = 0;
+	return ret < 0 && !n ? ret : (int)n;
+}
+
+/*
+ * io_uring cancels an op it cannot start an io-wq worker for while a
+ * signal is pending (see zc_ring_submit). The library never cancels an op
+ * itself, so such a -ECANCELED is no answer to the caller's request: put
+ * the op on the ring again, to be submitted with signals held, up to
+ * ZC_MAX_RESUBMITS times. true if it is back on the ring.
+ */
+static bool resubmit(struct zc_queue *q, struct zc_op *op)
+{
+	struct zc_reg *r = op->r;
+	int ret;
+
+	if (op->resubmits == ZC_MAX_RESUBMITS)
+		return false;
+	/* as a synchronous call does: a lease break that is moving r to
+	 * another backend finishes first, and a revoked r takes no I/O */
+	if (zc_reg_enter(r, &r->inflight))
+		return false;
+	op->resubmits++;
+	ret = ring_prep(q, op);
+	zc_reg_exit(&r->inflight);
+	return ret == 0;
 }
 
 struct reap_state {
 	struct zc_queue *q;
 	struct zc_completion *out;
 	unsigned n;
+	bool may_resubmit;
+	unsigned resubmitted;
 };
 
-static void reap_one(void *arg, uint64_t cookie, int res)
+static bool reap_one(void *arg, uint64_t cookie, int res)
 {
 	struct reap_state *st = arg;
 	struct zc_queue *q = st->q;
+	struct zc_op *op = &q->ops[cookie];
 
 	q->ring_inflight--;
-	complete(q, &q->ops[cookie], res, st->out ? &st->out[st->n] : NULL);
+	if (res == -ECANCELED && st->may_resubmit && resubmit(q, op)) {
+		st->resubmitted++;
+		return false;
+	}
+	complete(q, op, res, st->out ? &st->out[st->n] : NULL);
 	st->n++;
+	return true;
+}
+
+/* Completions from the ring until min are in out or the deadline passes;
+ * resubmitted ops are waited for again while time is left. */
+static int reap_ring(struct zc_queue *q, struct reap_state *st, unsigned max,
+		     unsigned min, const struct timespec *deadline)
+{
+	bool again = true;
+	int ret = 0;
+
+	while (again) {
+		unsigned want, before = st->resubmitted;
+
+		if (q->sq_resubmits) {
+			ret = ring_flush(q);
+			if (ret < 0)
+				break;
+		}
+		if (st->n == max || !q->ring_inflight)
+			break;
+		want = st->n >= min ? 0 : ZC_MIN(min - st->n, q->ring_inflight);
+		ret = zc_ring_reap(q->ring, max - st->n, want, deadline, reap_one, st);
+		if (ret < 0)
+			break;
+		again = st->resubmitted != before && want &&
+			(!deadline || zc_ns_left(deadline));
+	}
+	/* the last round's resubmissions go now, not at the next call */
+	if (q->sq_resubmits && ret >= 0)
+		ret = ring_flush(q);
+	if (st->resubmitted)
+		zc_dbg(q->ctx, "zc_reap: io_uring cancelled %u operations it could "
+		       "not start a worker thread for (a signal was pending); "
+		       "submitted them again", st->resubmitted);
+	return ret < 0 ? ret : 0;
 }
 
 ZC_API int zc_reap(struct zc_queue *q, struct zc_completion *out, unsigned max,
 		   unsigned min, int timeout_ms)
 {
-	struct reap_state st = { .q = q, .out = out };
+	struct reap_state st = { .q = q, .out = out, .may_resubmit = true };
+	struct timespec deadline;
 	int ret;
 
 	if (!q || (!out && max) || min > max) {
@@ -270,11 +387,9 @@ ZC_API int zc_reap(struct zc_queue *q, struct zc_completion *out, unsigned max,
 		q->done_head = (q->done_head + 1) % q->depth;
 		q->done_count--;
 	}
-	if (st.n == max || !q->ring || !q->ring_inflight)
+	if (st.n == max || !q->ring || (!q->ring_inflight && !q->sq_resubmits))
 		return (int)st.n;
-	ret = zc_ring_reap(q->ring, max - st.n,
-			   st.n >= min ? 0 : ZC_MIN(min - st.n, q->ring_inflight),
-			   timeout_ms, reap_one, &st);
+	ret = reap_ring(q, &st, max, min, zc_deadline(timeout_ms, &deadline));
 	if (ret < 0 && !st.n)
 		return ret;
 	return (int)st.n;
@@ -296,19 +411,23 @@ ZC_API void zc_queue_destroy(struct zc_queue *q)
 		q->done_head = (q->done_head + 1) % q->depth;
 		q->done_count--;
 	}
-	if (q->ring_prepped)
-		zc_submit(q);
+	if (q->sq_count)
+		ring_flush(q);
 	/* the kernel may still write into caller memory: wait for it */
 	while (q->ring_inflight) {
 		struct reap_state st = { .q = q, .out = NULL };
 
-		if (zc_ring_reap(q->ring, q->ring_inflight, 1, -1, reap_one, &st) < 0)
+		if (zc_ring_reap(q->ring, q->ring_inflight, 1, NULL, reap_one, &st) < 0)
 			break;
 	}
+	/* SQEs the kernel did not take: those ops never started */
+	while (q->sq_count)
+		op_release(q, sq_pop(q));
 	if (q->ring)
 		zc_ring_free(q->ctx, q->ring);
 	atomic_fetch_sub(&q->ctx->nr_queues, 1);
 	free(q->free_ops);
 	free(q->done);
+	free(q->sq);
 	free(q);
 }

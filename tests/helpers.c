@@ -420,6 +420,13 @@ int zt_map_count_comparable(void)
 #endif
 }
 
+int zt_under_valgrind(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+	return p && strstr(p, "vgpreload") != NULL;
+}
+
 /* The sanitizers' allocators and valgrind's own mappings come and go in
  * /proc/self/maps: line counts mean nothing there. */
 int zt_maps_meaningful(void)

@@ -96,6 +96,9 @@ int zt_maps_meaningful(void);
 		if (zt_maps_meaningful())                                 \
 			ck_assert_int_eq((now), (before));                \
 	} while (0)
+/* 1 when running under valgrind, which delivers signals in its own time
+ * and slows everything: no assertion on timing or signal counts there */
+int zt_under_valgrind(void);
 /* a /proc/vmstat counter, -1 if missing */
 int64_t zt_vmstat(const char *key);
 /* nr_foll_pin_acquired - nr_foll_pin_released (system wide), INT64_MIN if

@@ -7,6 +7,10 @@
  *            a MAP_PRIVATE file mapping); queues leave a low RLIMIT_NOFILE
  *            as it is and still do I/O, also on files whose index does
  *            not fit the smaller fixed-file table
+ *   signals  a storm of signals without SA_RESTART: zc_reap's timeout is a
+ *            deadline, not restarted by each interrupted wait; queued
+ *            writes complete in full although io_uring cancels what it
+ *            cannot hand to a worker thread while a signal is pending
  *   config   ZC_FAULT with an unknown step is -EINVAL naming the step;
  *            log lines never carry control characters; zc_reg_buf_index
  *            does not log
@@ -20,7 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SENT ((void *)(uintptr_t)0x5a5a5a5a)
@@ -327,6 +334,232 @@ START_TEST(test_limits_queue_keeps_rlimit_nofile_and_works_below_it)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* signals                                                              */
+
+static volatile sig_atomic_t g_signals;
+static long g_signal_cap; /* the timer stops after this many */
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	/* a bound, so that a wait that restarts forever still ends (and the
+	 * test then fails on its duration instead of hanging) */
+	if (++g_signals == g_signal_cap) {
+		const struct itimerval off = { { 0, 0 }, { 0, 0 } };
+
+		setitimer(ITIMER_REAL, &off, NULL);
+	}
+}
+
+/* SIGALRM every usec microseconds to a handler installed without
+ * SA_RESTART, as an application with a profiling or watchdog timer has */
+static void signal_storm(long usec, long cap)
+{
+	const struct itimerval it = { { 0, usec }, { 0, usec } };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	g_signals = 0;
+	g_signal_cap = cap;
+	ZT_CREQ(sigaction(SIGALRM, &sa, NULL) == 0);
+	ZT_CREQ(setitimer(ITIMER_REAL, &it, NULL) == 0);
+}
+
+static void signal_storm_end(void)
+{
+	const struct itimerval off = { { 0, 0 }, { 0, 0 } };
+
+	ZT_CREQ(setitimer(ITIMER_REAL, &off, NULL) == 0);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int child_reap_deadline(void *arg)
+{
+	const int timed = !zt_under_valgrind();
+	struct zc_ctx *ctx;
+	struct zc_file *f;
+	struct zc_reg *r;
+	struct zc_queue *q;
+	struct zc_completion c;
+	char path[PATH_MAX];
+	uint8_t *mem = zt_map_anon(4096);
+	double t0, ms;
+	int fd, p[2], n;
+	long sigs = 0;
+
+	(void)arg;
+	ZT_CREQ(mem && ctx_logged(&ctx) == 0);
+	/* ext4: on tmpfs a queued op runs inside zc_submit, not on the ring */
+	fd = zt_make_file(g_ext4, 4096, 9, O_RDWR, path);
+	ZT_CREQ(fd >= 0);
+	ZT_CREQ(zc_file_open(ctx, fd, 0, &f) == 0);
+	ZT_CREQ(zt_reg_mem(f, mem, 4096, 0, 0, 0, &r) == 0);
+	/* An op whose completion the test controls: the file's fd now names
+	 * an empty pipe (zc_file_open refuses pipes, so swap it after), and a
+	 * read from it completes when the test writes a byte. The queue's
+	 * ring takes the fd as it is now. */
+	ZT_CREQ(pipe2(p, O_CLOEXEC) == 0);
+	ZT_CREQ(dup2(p[0], fd) == fd);
+	ZT_CREQ(zc_queue_create(ctx, 4, 0, &q) == 0);
+	ZT_CREQ(zc_prep_read(q, r, 0, 0, 1, 77) == 0);
+	ZT_CREQ(zc_submit(q) == 1);
+	ZT_CREQ_MSG(zc_reap(q, &c, 1, 0, 0) == 0, "the pipe read completed early");
+
+	/* 10 kHz, for at most half a second each. The signals' pace depends
+	 * on the machine's load: measure until one wait saw enough of them
+	 * to mean something, and hold every wait to the bound. */
+	for (int k = 0; k < 5 && sigs < 10; k++) {
+		signal_storm(100, 5000);
+		t0 = now_ms();
+		n = zc_reap(q, &c, 1, 1, 10);
+		ms = now_ms() - t0;
+		sigs = g_signals;
+		signal_storm_end();
+		ZT_CREQ_MSG(n == 0, "zc_reap: %d, expected 0 (nothing completes)", n);
+		if (!timed) {
+			printf("limits.signals: under valgrind: zc_reap took %.1f ms with "
+			       "%ld signals, not judged\n", ms, sigs);
+			break;
+		}
+		/* a correctness bound, not a speed target: each interrupted
+		 * wait that starts the 10 ms again takes until the storm ends */
+		ZT_CREQ_MSG(ms >= 9.5 && ms < 40, "zc_reap with a 10 ms timeout under %ld "
+			    "signals returned after %.1f ms", sigs, ms);
+	}
+	ZT_CREQ_MSG(sigs >= 10 || !timed, "only %ld signals during the wait", sigs);
+
+	ZT_CREQ(write(p[1], "x", 1) == 1);
+	ZT_CREQ(zc_reap(q, &c, 1, 1, 10000) == 1);
+	ZT_CREQ_MSG(c.user_data == 77 && c.res == 1, "pipe read: user_data %llu res %lld",
+		    (unsigned long long)c.user_data, (long long)c.res);
+	zc_queue_destroy(q);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+	zc_file_close(f);
+	zc_ctx_destroy(ctx);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+	unlink(path);
+	munmap(mem, 4096);
+	return 0;
+}
+
+START_TEST(test_limits_reap_timeout_is_a_deadline_across_signals)
+{
+	if (!zt_uring_expected()) {
+		printf("limits.signals: io_uring unavailable: zc_reap does not wait\n");
+		return;
+	}
+	ZT_CK_CHILD_OK(zt_fork_run(child_reap_deadline, NULL));
+}
+END_TEST
+
+#define SW_OPS 32
+#define SW_OP_LEN 4096
+
+struct storm_case {
+	long usec;          /* signal interval */
+	int direct;         /* O_DIRECT */
+	uint64_t backends;  /* 0: the library's choice */
+	unsigned reap_max;  /* completions taken per zc_reap */
+};
+
+/* Queued writes that extend a file on ext4: io_uring cannot do them
+ * without blocking, so it hands them to an io-wq worker thread, which it
+ * starts on demand; the kernel refuses to start a thread while a signal
+ * is pending for the submitter, and io_uring then cancels the writes
+ * (-ECANCELED, all of them when the first worker fails). The library did
+ * not ask for that: every write must complete in full. */
+static int child_storm_writes(void *arg)
+{
+	const struct storm_case *sc = arg;
+	const size_t len = (size_t)SW_OPS * SW_OP_LEN;
+	struct zc_completion c[SW_OPS];
+	struct zc_ctx *ctx;
+	struct zc_file *f;
+	struct zc_reg *r;
+	struct zc_queue *q;
+	char path[PATH_MAX];
+	uint8_t *mem = zt_map_anon(len);
+	int fd, got = 0, n;
+	ssize_t bad;
+
+	ZT_CREQ(mem && ctx_logged(&ctx) == 0);
+	fd = zt_make_file(g_ext4, 0, 0, O_RDWR | (sc->direct ? O_DIRECT : 0), path);
+	ZT_CREQ(fd >= 0);
+	ZT_CREQ(zc_file_open(ctx, fd, 0, &f) == 0);
+	ZT_CREQ(zt_reg_mem(f, mem, len, 0, 0, sc->backends, &r) == 0);
+	ZT_CREQ(zc_queue_create(ctx, SW_OPS, 0, &q) == 0);
+	zt_fill(mem, len, 21, 0);
+	signal_storm(sc->usec, 1000000);
+	for (int i = 0; i < SW_OPS; i++)
+		ZT_CREQ(zc_prep_write(q, r, (size_t)i * SW_OP_LEN, (uint64_t)i * SW_OP_LEN,
+				      SW_OP_LEN, (uint64_t)i) == 0);
+	ZT_CREQ((n = zc_submit(q)) == SW_OPS);
+	while (got < SW_OPS) {
+		n = zc_reap(q, c + got, sc->reap_max, 1, 10000);
+		ZT_CREQ_MSG(n > 0, "zc_reap: %d after %d completions", n, got);
+		got += n;
+	}
+	signal_storm_end();
+	for (int i = 0; i < SW_OPS; i++)
+		ZT_CREQ_MSG(c[i].res == SW_OP_LEN, "%s write %llu (of %d, signals every %ld us, "
+			    "%s): res %lld (%s)", sc->direct ? "O_DIRECT" : "buffered",
+			    (unsigned long long)c[i].user_data, SW_OPS, sc->usec,
+			    zc_backend_name(zc_reg_backend(r)), (long long)c[i].res,
+			    zc_strerror((int)c[i].res));
+	ZT_CREQ(zc_reap(q, c, SW_OPS, 0, 0) == 0);
+	zc_queue_destroy(q);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+	bad = zt_verify_file(path, 0, len, 21);
+	ZT_CREQ_MSG(bad == -1, "file content wrong at %zd", bad);
+	zc_file_close(f);
+	zc_ctx_destroy(ctx);
+	close(fd);
+	unlink(path);
+	munmap(mem, len);
+	return 0;
+}
+
+START_TEST(test_limits_queued_writes_complete_under_a_signal_storm)
+{
+	char why[256];
+	int direct_ok;
+
+	if (!zt_uring_expected()) {
+		printf("limits.signals: io_uring unavailable: no io-wq to cancel anything\n");
+		return;
+	}
+	direct_ok = zt_odirect_works(g_ext4, why, sizeof why);
+	if (!direct_ok)
+		printf("limits.signals: O_DIRECT does not work on ext4 here (%s): "
+		       "buffered writes only\n", why);
+	/* A fresh process each round: once a worker runs, later writes reuse
+	 * it, and only a new one is refused. Where writes are cancelled, about
+	 * every second round is, so 24 rounds do not all pass by chance. */
+	for (int k = 0; k < 24; k++) {
+		const struct storm_case sc = {
+			.usec = 20 + 10 * (k % 4),
+			.direct = direct_ok && (k / 4) % 2,
+			.backends = k % 3 == 2 ? ZC_BACKEND_BIT(ZC_BACKEND_BOUNCE) : 0,
+			.reap_max = k % 2 ? 1 : SW_OPS,
+		};
+
+		ZT_CK_CHILD_OK(zt_fork_run(child_storm_writes, (void *)&sc));
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* config: ZC_FAULT steps                                               */
 
 /* Every step the library can fail on purpose, as libzerocopy(7) lists
@@ -539,12 +772,18 @@ int main(int argc, char **argv)
 		else
 			printf("limits.fds: no ext4 directory (%s): RLIMIT_NOFILE case "
 			       "skipped\n", why4);
+	} else if (!strcmp(g_variant, "signals")) {
+		if (!g_ext4)
+			zt_skip("limits.signals: needs ext4 (queued ops on tmpfs do not use "
+				"the ring): %s", why4);
+		tcase_add_test(tc, test_limits_reap_timeout_is_a_deadline_across_signals);
+		tcase_add_test(tc, test_limits_queued_writes_complete_under_a_signal_storm);
 	} else if (!strcmp(g_variant, "config")) {
 		tcase_add_test(tc, test_limits_fault_unknown_step_is_einval_naming_the_step);
 		tcase_add_test(tc, test_limits_log_lines_carry_no_control_characters);
 		tcase_add_test(tc, test_limits_reg_buf_index_does_not_log);
 	} else {
-		fprintf(stderr, "usage: %s fds|config\n", argv[0]);
+		fprintf(stderr, "usage: %s fds|signals|config\n", argv[0]);
 		return 2;
 	}
 	suite_add_tcase(s, tc);
