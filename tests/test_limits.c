@@ -259,7 +259,9 @@ static void queued_write_read(struct zc_queue *q, struct zc_reg *r, uint32_t see
 /* soft RLIMIT_NOFILE at least soft_min; files: zc_files opened around the
  * queue's creation, 0 for one before and one after it, else that many past
  * the limit, so that the last ones find no slot in the ring's smaller
- * fixed-file table */
+ * fixed-file table. Every zc_file holds a descriptor (the library's own
+ * duplicate), so for those the soft limit is raised after the queue is
+ * made, as a program that raises its limit later would. */
 struct nofile_case {
 	rlim_t soft_min;
 	unsigned past_limit;
@@ -270,7 +272,8 @@ static int child_low_nofile(void *arg)
 	const struct nofile_case *c = arg;
 	const rlim_t soft = soft_at_least(c->soft_min);
 	const unsigned nf = c->past_limit ? (unsigned)soft + c->past_limit : 2;
-	const unsigned before = nf / 2;
+	const unsigned before = c->past_limit ? 4 : 1;
+	const rlim_t raised = c->past_limit ? soft + 2 * c->past_limit + 32 : soft;
 	struct zc_file **f = calloc(nf, sizeof(*f));
 	struct zc_reg *r;
 	struct zc_ctx *ctx;
@@ -294,6 +297,7 @@ static int child_low_nofile(void *arg)
 	ZT_CREQ_MSG(soft_nofile() == soft, "zc_queue_create changed the soft "
 		    "RLIMIT_NOFILE from %lu to %lu", (unsigned long)soft,
 		    (unsigned long)soft_nofile());
+	set_soft_nofile(raised);
 	for (unsigned i = before; i < nf; i++)
 		ZT_CREQ(zc_file_open(ctx, fd, 0, &f[i]) == 0);
 	/* the first file, the first opened after the queue, the last */
@@ -310,8 +314,8 @@ static int child_low_nofile(void *arg)
 	for (unsigned i = 0; i < nf; i++)
 		zc_file_close(f[i]);
 	zc_ctx_destroy(ctx);
-	ZT_CREQ_MSG(soft_nofile() == soft, "the soft RLIMIT_NOFILE is %lu, was %lu",
-		    (unsigned long)soft_nofile(), (unsigned long)soft);
+	ZT_CREQ_MSG(soft_nofile() == raised, "the soft RLIMIT_NOFILE is %lu, was %lu",
+		    (unsigned long)soft_nofile(), (unsigned long)raised);
 	close(fd);
 	unlink(path);
 	munmap(mem, 2 * NF_FILE_LEN);
@@ -393,7 +397,7 @@ static int child_reap_deadline(void *arg)
 	char path[PATH_MAX];
 	uint8_t *mem = zt_map_anon(4096);
 	double t0, ms;
-	int fd, p[2], n;
+	int fd, lib_fd, p[2], n;
 	long sigs = 0;
 
 	(void)arg;
@@ -401,14 +405,19 @@ static int child_reap_deadline(void *arg)
 	/* ext4: on tmpfs a queued op runs inside zc_submit, not on the ring */
 	fd = zt_make_file(g_ext4, 4096, 9, O_RDWR, path);
 	ZT_CREQ(fd >= 0);
+	/* An op whose completion the test controls: a read from an empty
+	 * pipe completes when the test writes a byte. zc_file_open refuses
+	 * pipes and acts through its own duplicate of fd, which takes the
+	 * lowest free number: the test swaps the pipe in over that one, and
+	 * the queue's ring, made after, takes the number as it is then. */
+	lib_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	ZT_CREQ(lib_fd >= 0 && close(lib_fd) == 0);
 	ZT_CREQ(zc_file_open(ctx, fd, 0, &f) == 0);
+	ZT_CREQ_MSG(fcntl(lib_fd, F_GETFD) >= 0, "the library's duplicate is not fd %d",
+		    lib_fd);
 	ZT_CREQ(zt_reg_mem(f, mem, 4096, 0, 0, 0, &r) == 0);
-	/* An op whose completion the test controls: the file's fd now names
-	 * an empty pipe (zc_file_open refuses pipes, so swap it after), and a
-	 * read from it completes when the test writes a byte. The queue's
-	 * ring takes the fd as it is now. */
 	ZT_CREQ(pipe2(p, O_CLOEXEC) == 0);
-	ZT_CREQ(dup2(p[0], fd) == fd);
+	ZT_CREQ(dup2(p[0], lib_fd) == lib_fd);
 	ZT_CREQ(zc_queue_create(ctx, 4, 0, &q) == 0);
 	ZT_CREQ(zc_prep_read(q, r, 0, 0, 1, 77) == 0);
 	ZT_CREQ(zc_submit(q) == 1);
