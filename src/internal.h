@@ -400,6 +400,11 @@ static inline int zc_check_io(struct zc_reg *r, const char *fn, enum zc_dir dir,
 /* MAP_FILE helpers used by more than one backend */
 int zc_map_file(struct zc_reg *r, bool writable, char *reason, size_t len);
 int zc_copy_file(struct zc_reg *r, char *reason, size_t len);
+/* library memory of `size` bytes holding `fill` bytes of the file from
+ * `off`, read with pread (zeros past the end of the file): 0, or -errno
+ * with a reason */
+int zc_file_snapshot(struct zc_reg *r, uint64_t off, size_t fill, size_t size,
+		     void **out, char *reason, size_t len);
 void zc_unmap(struct zc_reg *r);
 
 /* ------------------------------------------------------------------ */

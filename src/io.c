@@ -315,14 +315,37 @@ int zc_map_file(struct zc_reg *r, bool writable, char *reason, size_t len)
 	return 0;
 }
 
-int zc_copy_file(struct zc_reg *r, char *reason, size_t len)
+int zc_file_snapshot(struct zc_reg *r, uint64_t off, size_t fill, size_t size,
+		     void **out, char *reason, size_t len)
 {
 	struct zc_file *f = r->file;
-	const size_t page = zc_page_size();
-	size_t size = (r->req.length + page - 1) & ~(page - 1);
 	int node = r->ctx->numa_node >= 0 ? r->ctx->numa_node : f->info.numa_node;
 	ssize_t n;
 	void *p;
+
+	p = zc_mem_alloc(r->ctx, size, node);
+	if (!p) {
+		snprintf(reason, len, "copy of the file range: mmap %zu bytes: %s",
+			 size, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	/* fresh anonymous memory is zero: a short read leaves zeros */
+	n = zc_file_rw(f, ZC_DIR_READ, p, fill, off);
+	if (n < 0) {
+		snprintf(reason, len, "filling the copy from the file: pread: %s",
+			 strerror((int)-n));
+		zc_mem_free(p, size);
+		return (int)n;
+	}
+	*out = p;
+	return 0;
+}
+
+int zc_copy_file(struct zc_reg *r, char *reason, size_t len)
+{
+	const size_t page = zc_page_size();
+	size_t size = (r->req.length + page - 1) & ~(page - 1);
+	void *p = NULL; /* set on success; -O3 cannot tell */
 	int ret;
 
 	ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_BOUNCE, "alloc");
@@ -331,20 +354,10 @@ int zc_copy_file(struct zc_reg *r, char *reason, size_t len)
 			 strerror(-ret));
 		return ret;
 	}
-	p = zc_mem_alloc(r->ctx, size, node);
-	if (!p) {
-		snprintf(reason, len, "copy of the file range: mmap %zu bytes: %s",
-			 size, strerror(ENOMEM));
-		return -ENOMEM;
-	}
-	n = f->info.flags & ZC_FILE_READABLE ?
-		zc_file_rw(f, ZC_DIR_READ, p, r->req.length, r->req.file_offset) : 0;
-	if (n < 0) {
-		snprintf(reason, len, "filling the copy from the file: %s",
-			 strerror((int)-n));
-		zc_mem_free(p, size);
-		return (int)n;
-	}
+	ret = zc_file_snapshot(r, r->req.file_offset, r->req.length, size, &p,
+			       reason, len);
+	if (ret)
+		return ret;
 	r->map = (struct zc_mapping){ .base = p, .size = size, .is_alloc = true };
 	r->addr = p;
 	r->length = r->req.length;

@@ -7,8 +7,10 @@
  *           I/O after the break and during it, ZC_REG_NO_FALLBACK, one
  *           lease shared by several registrations, a file already open
  *           elsewhere, leaks, first leases taken by many threads at once,
- *           a breaker racing registrations, a lease monitor that could not
- *           start (EMFILE) started again by the next lease
+ *           a breaker racing registrations, a break after the holder's
+ *           own ftruncate (the copy is read up to the new end, no SIGBUS),
+ *           a lease monitor that could not start (EMFILE) started again by
+ *           the next lease
  *   ext4    page-cache MAP_FILE: the pin is refused, the lease is dropped
  *   unpriv  (root) a process without CAP_LEASE on a file it does not own
  *   stale_signal (root, 2 CPUs) a break signal still queued for a lease the
@@ -1433,6 +1435,67 @@ START_TEST(test_pl_breaker_racing_registrations_never_crashes)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* what a break leaves after the holder's own ftruncate                  */
+
+#define SHRINK_LEN (256 * ZT_KiB)
+#define SHRINK_TO (16 * ZT_KiB)
+
+/* The holder's own ftruncate does not break its lease: the break comes
+ * later, from another open, over a mapping that now reaches past the end
+ * of the file. The copy must come from the file, not from that mapping
+ * (which raises SIGBUS past the end), with zeros past the end. */
+START_TEST(test_pl_break_after_the_holders_own_ftruncate_copies_to_eof_and_zero_fills)
+{
+	struct plx x;
+	struct zc_reg *r;
+	struct zc_event ev[8];
+	struct brk_spec sp;
+	struct brk_report rep;
+	char eb[1024];
+	uint8_t *a;
+	int n;
+
+	plx_open(&x, SHRINK_LEN);
+	r = reg_pinned(&x, 0, SHRINK_LEN, 0);
+	a = zc_reg_addr(r);
+	zt_fill(a + MAP_AT, 8000, SEED_MAP, MAP_AT);
+	ck_assert_int_eq(ftruncate(x.fd, SHRINK_TO), 0);
+	lease_is(x.fd, F_WRLCK, "after the holder's own ftruncate");
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_PIN_LEASE);
+
+	memset(&sp, 0, sizeof sp);
+	sp.kind = BRK_READ;
+	sp.path = x.path;
+	sp.want_size = SHRINK_TO;
+	sp.chk[sp.nchk++] = (struct chk_range){ 0, MAP_AT, SEED_FILE };
+	sp.chk[sp.nchk++] = (struct chk_range){ MAP_AT, 8000, SEED_MAP };
+	sp.chk[sp.nchk++] = (struct chk_range){ MAP_AT + 8000, SHRINK_TO - MAP_AT - 8000,
+						 SEED_FILE };
+	run_breaker(&sp, &rep);
+
+	n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 2);
+	events_str(ev, n, eb, sizeof eb);
+	ck_assert_msg(n == 2, "expected REVOKED then BACKEND_CHANGED, got %d: %s", n, eb);
+	ev_check(&ev[0], ZC_EVENT_REVOKED, ZC_BACKEND_BOUNCE, r, eb);
+	ev_check(&ev[1], ZC_EVENT_BACKEND_CHANGED, ZC_BACKEND_BOUNCE, r, eb);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+	ck_assert_ptr_eq(zc_reg_addr(r), a);
+	ck_assert_int_eq(zt_verify(a, MAP_AT, SEED_FILE, 0), -1);
+	ck_assert_int_eq(zt_verify(a + MAP_AT, 8000, SEED_MAP, MAP_AT), -1);
+	ck_assert_int_eq(zt_verify(a + MAP_AT + 8000, SHRINK_TO - MAP_AT - 8000, SEED_FILE,
+				   MAP_AT + 8000), -1);
+	for (size_t i = SHRINK_TO; i < SHRINK_LEN; i++)
+		ck_assert_msg(a[i] == 0, "byte %zu past the end of the file is %u, not 0", i,
+			      a[i]);
+	/* and the memory is the registration's own: stores past the end work */
+	memset(a + SHRINK_LEN - 4096, 0x5a, 4096);
+	ck_assert_int_eq(zc_read(r, 0, 0, SHRINK_LEN), SHRINK_TO);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	plx_close(&x);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* a lease monitor that could not start (EMFILE) is started again       */
 
 /* in a forked child: its fd limit is lowered; no Check assertions */
@@ -1720,6 +1783,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_pl_break_during_sync_io_no_fallback_gives_ekeyrevoked_only);
 		tcase_add_test(tc, test_pl_first_leases_from_many_threads_aim_the_signal_at_the_library);
 		tcase_add_test(tc, test_pl_breaker_racing_registrations_never_crashes);
+		tcase_add_test(tc, test_pl_break_after_the_holders_own_ftruncate_copies_to_eof_and_zero_fills);
 		tcase_add_test(tc, test_pl_lease_monitor_that_failed_to_start_is_started_by_the_next_lease);
 	} else if (strcmp(g_variant, "stale_signal") == 0) {
 		tcase_add_test(tc, test_pl_stale_break_signal_does_not_revoke_a_new_lease_on_the_same_fd);

@@ -3,8 +3,9 @@
  * pin_lease: a ZC_REG_MAP_FILE registration whose memory is the file's own
  * MAP_SHARED pages, pinned long-term by a pinning agent (an io_uring fixed
  * buffer, through src/fixed.c) while the library holds a write lease on
- * the file. The lease is the early warning that another process opens or
- * truncates the file: the lease monitor (src/sys/lease.c) then revokes
+ * the file. The lease is the early warning that another open of the file,
+ * or a truncate(2) of its path, is coming (the holder's own ftruncate
+ * does not break it): the lease monitor (src/sys/lease.c) then revokes
  * the pin, leaves a copy of the contents at the same address for bounce,
  * and releases the lease.
  *
@@ -107,28 +108,34 @@ static void pl_dereg(struct zc_reg *r)
 /*
  * Unpin, and with keep_memory replace the file mapping by an anonymous
  * copy at the same virtual address, so CPU users keep their pointers.
- * The file keeps every store made before the break: the mapping was the
- * file. RDMA users get new keys (ZC_EVENT_BACKEND_CHANGED).
+ * The copy is filled with pread, not copied from the mapping: the holder's
+ * own ftruncate does not break the lease, so the mapping may reach past
+ * the end of the file, where touching it raises SIGBUS; what lies past the
+ * end reads as zeros. The file keeps every store made before the break:
+ * the mapping was the file. RDMA users get new keys
+ * (ZC_EVENT_BACKEND_CHANGED).
  */
 static int pl_revoke(struct zc_reg *r, bool keep_memory)
 {
-	int node = r->ctx->numa_node >= 0 ? r->ctx->numa_node :
-					    r->file->info.numa_node;
+	const uint64_t base_off = r->req.file_offset & ~(uint64_t)(zc_page_size() - 1);
+	char reason[ZC_REASON_LEN];
 	void *copy;
+	int ret;
 
 	zc_rings_clear_buffer(r->ctx, r->slot_first, r->slot_count);
 	if (!keep_memory)
 		return 0;
-	copy = zc_mem_alloc(r->ctx, r->map.size, node);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, r->map.base, r->map.size);
+	ret = zc_file_snapshot(r, base_off, r->map.size, r->map.size, &copy,
+			       reason, sizeof(reason));
+	if (ret) {
+		zc_err(r->ctx, "lease break: %s", reason);
+		return ret;
+	}
 	if (mremap(copy, r->map.size, r->map.size, MREMAP_MAYMOVE | MREMAP_FIXED,
 		   r->map.base) == MAP_FAILED) {
-		int err = -errno;
-
+		ret = -errno;
 		zc_mem_free(copy, r->map.size);
-		return err;
+		return ret;
 	}
 	r->map.is_file_map = false;
 	r->map.is_alloc = true;
