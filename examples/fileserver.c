@@ -13,9 +13,10 @@
  * copies at delivery: the gain is on a real NIC).
  *
  * Another process opening FILE breaks the lease: the library unpins the
- * pages and leaves a copy of the file as it was at that moment. The
- * server sees that on the context's event fd and registers again, so
- * later clients get the file as it is now. (Where nothing can pin the
+ * pages, lets that process go on, and leaves a copy of the file as it was
+ * read then (perhaps with some of that process's changes). The server
+ * sees that on the context's event fd and registers again, so later
+ * clients get the file as it is now. (Where nothing can pin the
  * file, bounce serves a copy taken at registration.)
  *
  * It listens on 127.0.0.1:PORT (default 0: any free port, printed) until
@@ -86,7 +87,8 @@ static int map_file(struct server *s)
 
 /* Report what the library did; register again if this registration lost
  * its zero-copy path, because what it fell back to is a copy of the file
- * at the break, and the process that broke the lease came to change it. */
+ * made at the break, and the process that broke the lease came to change
+ * it. */
 static int on_events(struct server *s)
 {
 	static const char *const names[] = { "?", "revoked", "backend changed",

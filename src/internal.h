@@ -291,10 +291,14 @@ struct zc_backend_ops {
 		    uint64_t cookie);
 	/* MAP_FILE: make memory stores reach the file */
 	int (*sync)(struct zc_reg *r, size_t reg_off, size_t len);
-	/* take the zero-copy path away (lease break); NULL if not revocable.
-	 * keep_memory: leave a copy of the contents at the same address for
-	 * the bounce backend to take over. */
-	int (*revoke)(struct zc_reg *r, bool keep_memory);
+	/* take the zero-copy path away (lease break), in two steps so that
+	 * the lease can be released between them; NULL if not revocable.
+	 * unpin: drop the pin and nothing else, the memory stays as it is.
+	 * privatize: put library memory holding the file's current bytes at
+	 * the same address, for the bounce backend to take over (not called
+	 * for a registration that stays revoked). */
+	void (*unpin)(struct zc_reg *r);
+	int (*privatize)(struct zc_reg *r, char *reason, size_t len);
 };
 
 #define ZC_PREP_FALLBACK 1
@@ -326,9 +330,12 @@ static inline void zc_reg_exit(_Atomic int *counter)
 {
 	atomic_fetch_sub_explicit(counter, 1, memory_order_release);
 }
-/* Take the zero-copy path away from r: drain, let the backend revoke,
- * land on bounce (or stay revoked with ZC_REG_NO_FALLBACK), post events. */
-void zc_reg_revoke(struct zc_reg *r, int error);
+/* Take the zero-copy path away from r, in two steps with the file's
+ * lease_lock held across both. begin: drain, unpin; r->revoking stays
+ * set, so every data path waits. end: private memory, bounce (or revoked
+ * with ZC_REG_NO_FALLBACK), events, and revoking cleared. */
+void zc_reg_revoke_begin(struct zc_reg *r);
+void zc_reg_revoke_end(struct zc_reg *r, int error);
 
 /* fixed.c: memory that is an io_uring fixed buffer (uring_fixed, pin_lease) */
 int zc_fixed_pin(struct zc_reg *r, enum zc_backend b, char *reason, size_t len);

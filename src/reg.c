@@ -255,14 +255,9 @@ static void wait_for_zero(_Atomic int *counter, long max_us)
 		usleep(50);
 }
 
-void zc_reg_revoke(struct zc_reg *r, int error)
+void zc_reg_revoke_begin(struct zc_reg *r)
 {
-	struct zc_ctx *ctx = r->ctx;
-	enum zc_backend from = r->backend, to = ZC_BACKEND_BOUNCE;
-	bool stay_revoked = r->req.flags & ZC_REG_NO_FALLBACK;
-	int ret;
-
-	if (r->revoked || !r->ops->revoke)
+	if (r->revoked || !r->ops->unpin)
 		return;
 	atomic_store(&r->revoking, true);
 	/* synchronous calls finish in a system call's time; queued ops are
@@ -271,14 +266,28 @@ void zc_reg_revoke(struct zc_reg *r, int error)
 	 * another registration's memory */
 	wait_for_zero(&r->inflight, -1);
 	wait_for_zero(&r->queued, ZC_REVOKE_QUEUE_WAIT_US);
-	ret = r->ops->revoke(r, !stay_revoked);
+	r->ops->unpin(r);
+}
+
+void zc_reg_revoke_end(struct zc_reg *r, int error)
+{
+	struct zc_ctx *ctx = r->ctx;
+	enum zc_backend from = r->backend, to = ZC_BACKEND_BOUNCE;
+	bool stay_revoked = r->req.flags & ZC_REG_NO_FALLBACK;
+	char reason[ZC_REASON_LEN];
+	int ret = 0;
+
+	if (!atomic_load(&r->revoking))
+		return; /* zc_reg_revoke_begin found nothing to revoke */
+	if (!stay_revoked)
+		ret = r->ops->privatize(r, reason, sizeof(reason));
 	if (ret || stay_revoked) {
 		r->revoked = true;
 		to = ZC_BACKEND_NONE;
 		if (ret)
 			zc_err(ctx, "revocation of a %s registration could not keep "
 			       "its memory: %s; the registration is left revoked",
-			       zc_backend_name(from), strerror(-ret));
+			       zc_backend_name(from), reason);
 	} else {
 		r->ops = &zc_bounce_ops;
 		__atomic_store_n(&r->backend, ZC_BACKEND_BOUNCE, __ATOMIC_RELAXED);

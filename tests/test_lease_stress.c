@@ -8,7 +8,8 @@
  *               the same size) the file, breaking the lease, and checks
  *               every byte; wait for it, then check the registration
  *               (bounce, or revoked with ZC_REG_NO_FALLBACK), its memory
- *               and its I/O
+ *               and its I/O, after a zc_read that waits for the end of
+ *               the revocation (the breaker is let go before the copy)
  *   destroy     destroy right away
  *   concurrent  fork the breaker and destroy at once (after a random
  *               0..200 us), racing the lease monitor, then wait for it
@@ -434,6 +435,8 @@ static int iteration(struct worker *w)
 		if (rc)
 			goto out;
 	} else {
+		uint8_t chk[4096];
+		size_t at = (size_t)rnd(w, (unsigned)(l.len - sizeof chk));
 		ssize_t n;
 
 		pid = spawn(&l, kind, &rfd);
@@ -445,7 +448,14 @@ static int iteration(struct worker *w)
 		pid = -1;
 		if (rc)
 			goto out;
-		/* the child got through: the revocation is complete */
+		/* the child got through; the copy may still be under way, and
+		 * I/O on the registration waits until the revocation is over */
+		n = zc_read(r, at, l.off + at, sizeof chk);
+		if (n != (nofb ? -EKEYREVOKED : (ssize_t)sizeof chk)) {
+			TFAIL("zc_read after the break%s: %zd",
+			      nofb ? " (ZC_REG_NO_FALLBACK)" : "", n);
+			goto out;
+		}
 		if (zc_reg_addr(r) != a || zc_reg_length(r) != l.len) {
 			TFAIL("after the break addr %p length %zu, were %p %zu",
 			      zc_reg_addr(r), zc_reg_length(r), (void *)a, (size_t)l.len);
@@ -460,16 +470,7 @@ static int iteration(struct worker *w)
 			TFAIL("F_GETLEASE %d after the break", fcntl(fd, F_GETLEASE));
 			goto out;
 		}
-		if (nofb) {
-			n = zc_read(r, 0, l.off, 4096);
-			if (n != -EKEYREVOKED) {
-				TFAIL("ZC_REG_NO_FALLBACK: zc_read after the break: %zd", n);
-				goto out;
-			}
-		} else {
-			uint8_t chk[4096];
-			size_t at = (size_t)rnd(w, (unsigned)(l.len - sizeof chk));
-
+		if (!nofb) {
 			if (zc_reg_backend(r) != ZC_BACKEND_BOUNCE) {
 				TFAIL("after the break on %s, not bounce",
 				      zc_backend_name(zc_reg_backend(r)));

@@ -5,9 +5,9 @@
  * buffer, through src/fixed.c) while the library holds a write lease on
  * the file. The lease is the early warning that another open of the file,
  * or a truncate(2) of its path, is coming (the holder's own ftruncate
- * does not break it): the lease monitor (src/sys/lease.c) then revokes
- * the pin, leaves a copy of the contents at the same address for bounce,
- * and releases the lease.
+ * does not break it): the lease monitor (src/sys/lease.c) then takes the
+ * pin away, releases the lease, and only then leaves a copy of the
+ * contents at the same address for bounce.
  *
  * The lease is always F_WRLCK: the io_uring pin needs a writable shared
  * mapping, hence an fd open for writing, and a read lease cannot be held
@@ -105,40 +105,51 @@ static void pl_dereg(struct zc_reg *r)
 		zc_lease_put(r->file);
 }
 
+/* First step of a lease break, before the lease is released: the pin
+ * goes, the memory stays the file's mapping. */
+static void pl_unpin(struct zc_reg *r)
+{
+	zc_rings_clear_buffer(r->ctx, r->slot_first, r->slot_count);
+}
+
 /*
- * Unpin, and with keep_memory replace the file mapping by an anonymous
- * copy at the same virtual address, so CPU users keep their pointers.
- * The copy is filled with pread, not copied from the mapping: the holder's
- * own ftruncate does not break the lease, so the mapping may reach past
- * the end of the file, where touching it raises SIGBUS; what lies past the
- * end reads as zeros. The file keeps every store made before the break:
- * the mapping was the file. RDMA users get new keys
+ * Second step, after the lease is released (the breaker is not waiting for
+ * it): library memory at the same virtual address, so CPU users keep their
+ * pointers. It is filled with pread, not copied from the mapping: the
+ * holder's own ftruncate does not break the lease, so the mapping may
+ * reach past the end of the file, where touching it raises SIGBUS. What
+ * lies past the end reads as zeros. RDMA users get new keys
  * (ZC_EVENT_BACKEND_CHANGED).
  */
-static int pl_revoke(struct zc_reg *r, bool keep_memory)
+static int pl_privatize(struct zc_reg *r, char *reason, size_t len)
 {
 	const uint64_t base_off = r->req.file_offset & ~(uint64_t)(zc_page_size() - 1);
-	char reason[ZC_REASON_LEN];
 	void *copy;
 	int ret;
 
-	zc_rings_clear_buffer(r->ctx, r->slot_first, r->slot_count);
-	if (!keep_memory)
-		return 0;
 	ret = zc_file_snapshot(r, base_off, r->map.size, r->map.size, &copy,
-			       reason, sizeof(reason));
-	if (ret) {
-		zc_err(r->ctx, "lease break: %s", reason);
+			       reason, len);
+	if (ret)
 		return ret;
-	}
 	if (mremap(copy, r->map.size, r->map.size, MREMAP_MAYMOVE | MREMAP_FIXED,
 		   r->map.base) == MAP_FAILED) {
 		ret = -errno;
+		snprintf(reason, len, "mremap of the copy over the file mapping: %s",
+			 strerror(errno));
 		zc_mem_free(copy, r->map.size);
 		return ret;
 	}
 	r->map.is_file_map = false;
 	r->map.is_alloc = true;
+	/* the memory of a registration without ZC_ACCESS_WRITE is read-only,
+	 * whichever backend it is on */
+	if (!(r->req.access & ZC_ACCESS_WRITE) &&
+	    mprotect(r->map.base, r->map.size, PROT_READ) < 0) {
+		ret = -errno;
+		snprintf(reason, len, "mprotect PROT_READ of the copy: %s",
+			 strerror(errno));
+		return ret;
+	}
 	return 0;
 }
 
@@ -154,5 +165,6 @@ const struct zc_backend_ops zc_pin_lease_ops = {
 	.io = zc_fixed_io,
 	.prep = zc_fixed_prep,
 	.sync = zc_fixed_sync,
-	.revoke = pl_revoke,
+	.unpin = pl_unpin,
+	.privatize = pl_privatize,
 };

@@ -4,8 +4,9 @@
  * else wants the file with a signal; the library must not touch the
  * application's signal handling, so the signal is aimed (F_SETOWN_EX with
  * F_OWNER_TID) at one library-owned thread per context that keeps it
- * blocked and reads it from a signalfd. That thread revokes the file's
- * registrations and releases the lease, which unblocks the other process.
+ * blocked and reads it from a signalfd. That thread unpins the file's
+ * registrations, releases the lease, which unblocks the other process,
+ * and only then gives the registrations their copies of the file.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -102,22 +103,33 @@ static void lease_release(struct zc_lease_monitor *m, struct zc_file *f)
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* Revoke every registration on f, then let the breaker go. */
+/*
+ * Unpin every registration on f, let the breaker go, then give each its
+ * copy: the breaker's wait does not grow with the registrations' size.
+ * The lease lock is held throughout, so zc_reg_destroy waits for the
+ * copies too, and I/O on the registrations waits while r->revoking is set.
+ */
 static void break_file(struct zc_lease_monitor *m, struct zc_file *f)
 {
+	struct zc_reg *regs;
+
 	pthread_mutex_lock(&f->lease_lock);
 	if (f->lease_refs) {
 		zc_count(&m->ctx->stats.lease_breaks, 1);
 		zc_info(m->ctx, "lease on fd %d broken: revoking its registrations",
 			f->fd);
-		while (f->lease_regs) {
-			struct zc_reg *r = f->lease_regs;
-
-			f->lease_regs = r->lease_next;
-			r->lease_next = NULL;
-			zc_reg_revoke(r, 0);
-		}
+		regs = f->lease_regs;
+		f->lease_regs = NULL;
+		for (struct zc_reg *r = regs; r; r = r->lease_next)
+			zc_reg_revoke_begin(r);
 		lease_release(m, f);
+		while (regs) {
+			struct zc_reg *r = regs;
+
+			regs = r->lease_next;
+			r->lease_next = NULL;
+			zc_reg_revoke_end(r, 0);
+		}
 	}
 	pthread_mutex_unlock(&f->lease_lock);
 }
