@@ -490,7 +490,7 @@ int zc_copy_file(struct zc_reg *r, char *reason, size_t len)
 {
 	const size_t page = zc_page_size();
 	size_t size = (r->req.length + page - 1) & ~(page - 1);
-	void *p;
+	void *p = NULL; /* set on success; -O3 cannot tell */
 	int ret;
 
 	ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_BOUNCE, "alloc");

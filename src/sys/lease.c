@@ -4,8 +4,9 @@
  * else wants the file with a signal; the library must not touch the
  * application's signal handling, so the signal is aimed (F_SETOWN_EX with
  * F_OWNER_TID) at one library-owned thread per context that keeps it
- * blocked and reads it from a signalfd. That thread revokes the file's
- * registrations and releases the lease, which unblocks the other process.
+ * blocked and reads it from a signalfd. That thread unpins the file's
+ * registrations, releases the lease, which unblocks the other process,
+ * and only then gives the registrations their copies of the file.
  */
 #include <fcntl.h>
 #include <poll.h>
