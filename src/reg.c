@@ -282,7 +282,7 @@ void zc_reg_revoke_end(struct zc_reg *r, int error)
 	struct zc_ctx *ctx = r->ctx;
 	enum zc_backend from = r->backend, to = ZC_BACKEND_BOUNCE;
 	bool stay_revoked = r->req.flags & ZC_REG_NO_FALLBACK;
-	char reason[ZC_REASON_LEN];
+	char reason[ZC_REASON_LEN] = "";
 	int ret = 0;
 
 	if (!atomic_load(&r->revoking))
