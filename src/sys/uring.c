@@ -679,36 +679,6 @@ void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count
 void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count) {}
 int zc_rings_add_file(struct zc_ctx *ctx, int fd) { return -ENOSYS; }
 void zc_rings_del_file(struct zc_ctx *ctx, int idx) {}
-/*
- * A sparse fixed-file table for ring, as large as the process's soft
- * RLIMIT_NOFILE allows; returns its size, 0 if it has none. The kernel
- * refuses a table larger than that limit, and liburing 2.3's
- * io_uring_register_files_sparse() then raises the limit for the whole
- * process (312 became 1336), which is not a library's to change: register
- * it directly, and let the files whose index does not fit go by fd.
- */
-static unsigned register_file_table(struct io_uring *ring)
-{
-	struct io_uring_rsrc_register reg = {
-		.flags = IORING_RSRC_REGISTER_SPARSE,
-		.nr = ZC_MAX_FIXED_FILES,
-	};
-	struct rlimit rl;
-
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < reg.nr)
-		reg.nr = (unsigned)rl.rlim_cur;
-	if (!reg.nr || syscall(__NR_io_uring_register, ring->ring_fd,
-			       IORING_REGISTER_FILES2, &reg, sizeof(reg)) < 0)
-		return 0;
-	return reg.nr;
-}
-
-/* does ring's fixed-file table have index idx? */
-static bool ring_has_file_index(const struct zc_ring *r, int idx)
-{
-	return r->files_ok && idx >= 0 && (unsigned)idx < r->nr_files;
-}
-
 struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth) { return NULL; }
 void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring) {}
 int zc_rings_attach(struct zc_ctx *ctx, int ring_fd) { return -ENOSYS; }
