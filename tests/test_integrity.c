@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -414,6 +415,27 @@ static int timed_open_child(void *arg)
 	return 0;
 }
 
+/* the revocation of r finished (its ZC_EVENT_REVOKED is posted) */
+static void wait_revoked(struct zc_ctx *ctx, const struct zc_reg *r)
+{
+	struct pollfd pfd = { .fd = zc_ctx_event_fd(ctx), .events = POLLIN };
+	double until = now_s() + 30;
+
+	ck_assert_int_ge(pfd.fd, 0);
+	while (now_s() < until) {
+		struct zc_event ev[8];
+		int n;
+
+		poll(&pfd, 1, 100);
+		n = zc_ctx_events(ctx, ev, 8);
+		ck_assert_int_ge(n, 0);
+		for (int i = 0; i < n; i++)
+			if (ev[i].type == ZC_EVENT_REVOKED && ev[i].reg == r)
+				return;
+	}
+	ck_abort_msg("no ZC_EVENT_REVOKED within 30 s of the break");
+}
+
 /* pin_lease, the caller closes its fd, another process opens the file:
  * the lease is released at once through the library's own reference */
 START_TEST(test_lease_released_after_the_caller_closed_its_fd)
@@ -455,6 +477,8 @@ START_TEST(test_lease_released_after_the_caller_closed_its_fd)
 		g_open_path = path;
 		g_open_limit = lbt / 2.0 < 5.0 ? lbt / 2.0 : 5.0;
 		ZT_CK_CHILD_OK(zt_fork_run(timed_open_child, NULL));
+		/* the lease goes first, the copy and the backend switch after */
+		wait_revoked(ctx, m);
 		if (flags) {
 			ck_assert_int_eq(zc_read(m, 0, 0, 4096), -EKEYREVOKED);
 		} else {
