@@ -537,9 +537,13 @@ int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
 void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first,
 			 unsigned slot_count);
 /* unpin: empty the slots in every ring but keep them reserved, so a late
- * submission naming them fails rather than reaching other memory */
+ * submission naming them fails rather than reaching other memory. With
+ * keep_pin the registration ring keeps its reference (no I/O runs there)
+ * until zc_rings_drop_pin: unpinning takes time in proportion to the
+ * pages, and a lease break lets the breaker go in between. */
 void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first,
-			   unsigned slot_count);
+			   unsigned slot_count, bool keep_pin);
+void zc_rings_drop_pin(struct zc_ctx *ctx, int slot_first, unsigned slot_count);
 int zc_rings_add_file(struct zc_ctx *ctx, int fd);
 void zc_rings_del_file(struct zc_ctx *ctx, int idx);
 struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth);

@@ -287,6 +287,8 @@ void zc_reg_revoke_end(struct zc_reg *r, int error)
 
 	if (!atomic_load(&r->revoking))
 		return; /* zc_reg_revoke_begin found nothing to revoke */
+	/* the lease is gone: now the kernel may spend its time unpinning */
+	zc_rings_drop_pin(ctx, r->slot_first, r->slot_count);
 	if (!stay_revoked)
 		ret = r->ops->privatize(r, reason, sizeof(reason));
 	if (ret || stay_revoked) {

@@ -104,7 +104,7 @@ static void pl_dereg(struct zc_reg *r)
  * goes, the memory stays the file's mapping. */
 static void pl_unpin(struct zc_reg *r)
 {
-	zc_rings_clear_buffer(r->ctx, r->slot_first, r->slot_count);
+	zc_rings_clear_buffer(r->ctx, r->slot_first, r->slot_count, true);
 }
 
 /*

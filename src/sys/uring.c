@@ -50,6 +50,9 @@ struct zc_ringset {
 	enum clone_support clone;
 	struct zc_ring *all;
 	uint64_t slot_used[SLOT_WORDS];
+	/* emptied in every I/O ring, still pinned by reg_ring until
+	 * zc_rings_drop_pin: a revocation that lets a lease go first */
+	uint64_t slot_pending[SLOT_WORDS];
 	struct iovec slot_iov[ZC_MAX_SLOTS]; /* to re-register without clone */
 	int file_fd[ZC_MAX_FIXED_FILES];     /* -1: free */
 };
@@ -204,6 +207,32 @@ static int clone_slots(struct zc_ringset *rs, struct zc_ring *r, unsigned off,
 	return ret < 0 ? -errno : 0;
 }
 
+static void clear_slots(struct zc_ringset *rs, struct io_uring *ring,
+			unsigned first, unsigned n)
+{
+	struct iovec empty = { 0 };
+
+	for (unsigned i = first; i < first + n; i++)
+		io_uring_register_buffers_update_tag(ring, i, &empty, NULL, 1);
+	(void)rs;
+}
+
+/* Give new ring r the whole table by cloning it; false if the kernel
+ * cannot. Slots that only await their unpin stay empty in r. */
+static bool clone_whole_table(struct zc_ringset *rs, struct zc_ring *r)
+{
+	if (rs->clone == CLONE_NO || clone_slots(rs, r, 0, 0, false))
+		return false;
+	rs->clone = CLONE_YES;
+	for (unsigned w = 0; w < SLOT_WORDS; w++) {
+		r->slot_ok[w] = rs->slot_used[w] & ~rs->slot_pending[w];
+		for (unsigned b = 0; rs->slot_pending[w] && b < 64; b++)
+			if (rs->slot_pending[w] >> b & 1)
+				clear_slots(rs, &r->ring, w * 64 + b, 1);
+	}
+	return true;
+}
+
 /* Give ring r slots [first, first+n) as they are in the table now. */
 static void ring_load_slots(struct zc_ringset *rs, struct zc_ring *r,
 			    unsigned first, unsigned n, bool replace)
@@ -283,11 +312,7 @@ struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth)
 	for (unsigned w = 0; w < SLOT_WORDS && !have_slots; w++)
 		have_slots = rs->slot_used[w] != 0;
 	/* a whole-table clone needs no table in the new ring */
-	if (rs->clone != CLONE_NO &&
-	    !clone_slots(rs, r, 0, 0, false)) {
-		rs->clone = CLONE_YES;
-		memcpy(r->slot_ok, rs->slot_used, sizeof(r->slot_ok));
-	} else {
+	if (!clone_whole_table(rs, r)) {
 		if (io_uring_register_buffers_sparse(&r->ring, ZC_MAX_SLOTS))
 			zc_dbg(ctx, "io_uring: no buffer table on a new ring");
 		else if (have_slots)
@@ -336,10 +361,7 @@ int zc_rings_attach(struct zc_ctx *ctx, int ring_fd)
 	if (!ret) {
 		/* drop whatever table the ring had, then take ours */
 		io_uring_unregister_buffers(&r->ring);
-		if (rs->clone != CLONE_NO && !clone_slots(rs, r, 0, 0, false)) {
-			rs->clone = CLONE_YES;
-			memcpy(r->slot_ok, rs->slot_used, sizeof(r->slot_ok));
-		} else {
+		if (!clone_whole_table(rs, r)) {
 			ret = io_uring_register_buffers_sparse(&r->ring, ZC_MAX_SLOTS);
 			if (!ret)
 				ring_load_slots(rs, r, 0, ZC_MAX_SLOTS, true);
@@ -410,16 +432,6 @@ static int find_slots(const struct zc_ringset *rs, unsigned n)
 	return -ENOSPC;
 }
 
-static void clear_slots(struct zc_ringset *rs, struct io_uring *ring,
-			unsigned first, unsigned n)
-{
-	struct iovec empty = { 0 };
-
-	for (unsigned i = first; i < first + n; i++)
-		io_uring_register_buffers_update_tag(ring, i, &empty, NULL, 1);
-	(void)rs;
-}
-
 int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
 			int *slot_first, unsigned *slot_count)
 {
@@ -465,7 +477,7 @@ int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
 }
 
 void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first,
-			   unsigned slot_count)
+			   unsigned slot_count, bool keep_pin)
 {
 	struct zc_ringset *rs = ctx->rings;
 	unsigned first = (unsigned)slot_first;
@@ -478,10 +490,32 @@ void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first,
 		for (unsigned i = first; i < first + slot_count; i++)
 			bit_set(r->slot_ok, i, false);
 	}
-	clear_slots(rs, &rs->reg_ring, first, slot_count);
+	/* with clone-buffers the I/O rings shared reg_ring's pin: emptying
+	 * them took no time, and the pages stay pinned, reachable by no I/O,
+	 * until reg_ring lets go too */
+	for (unsigned i = first; i < first + slot_count; i++)
+		bit_set(rs->slot_pending, i, keep_pin);
+	if (!keep_pin)
+		clear_slots(rs, &rs->reg_ring, first, slot_count);
 	/* reserved but empty: rings made from now on get nothing there */
 	for (unsigned i = first; i < first + slot_count; i++)
 		rs->slot_iov[i] = (struct iovec){ 0 };
+	pthread_mutex_unlock(&rs->lock);
+}
+
+void zc_rings_drop_pin(struct zc_ctx *ctx, int slot_first, unsigned slot_count)
+{
+	struct zc_ringset *rs = ctx->rings;
+	unsigned first = (unsigned)slot_first;
+
+	if (!rs || slot_first < 0 || !slot_count)
+		return;
+	pthread_mutex_lock(&rs->lock);
+	for (unsigned i = first; i < first + slot_count; i++) {
+		if (bit_get(rs->slot_pending, i))
+			clear_slots(rs, &rs->reg_ring, i, 1);
+		bit_set(rs->slot_pending, i, false);
+	}
 	pthread_mutex_unlock(&rs->lock);
 }
 
@@ -491,7 +525,7 @@ void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count
 
 	if (!rs || slot_first < 0 || !slot_count)
 		return;
-	zc_rings_clear_buffer(ctx, slot_first, slot_count);
+	zc_rings_clear_buffer(ctx, slot_first, slot_count, false);
 	pthread_mutex_lock(&rs->lock);
 	for (unsigned i = (unsigned)slot_first; i < (unsigned)slot_first + slot_count; i++)
 		bit_set(rs->slot_used, i, false);
@@ -676,7 +710,9 @@ int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
 	return -ENOSYS;
 }
 void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count) {}
-void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count) {}
+void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count,
+			   bool keep_pin) {}
+void zc_rings_drop_pin(struct zc_ctx *ctx, int slot_first, unsigned slot_count) {}
 int zc_rings_add_file(struct zc_ctx *ctx, int fd) { return -ENOSYS; }
 void zc_rings_del_file(struct zc_ctx *ctx, int idx) {}
 struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth) { return NULL; }
