@@ -186,6 +186,54 @@ static ssize_t read_window(const struct zc_file *f, void *win, size_t len,
 }
 
 /*
+ * One window of a staged write, under the file's edge lock: the caller's
+ * u_len bytes at head into the window [w_off, +w_len). Returns how many of
+ * them reached the file (fewer when a partial last block past the end of
+ * the file is left for the next window), 0 on a short write, or -errno.
+ */
+static ssize_t write_window(struct zc_file *f, char *win, size_t head,
+			    const char *user, size_t u_len, uint64_t w_off,
+			    size_t w_len)
+{
+	const uint64_t oa = f->info.dio_offset_align;
+	const uint64_t u_off = w_off + head;
+	ssize_t n;
+	int err;
+
+	if (u_off + u_len < w_off + w_len) {
+		int64_t size = size_for_tail(f, &err);
+
+		if (err)
+			return err;
+		if ((int64_t)(w_off + w_len) <= size) {
+			/* inside the file: read-modify-write below */
+		} else if (w_len > oa) {
+			/* the full blocks now, the partial one next time */
+			w_len -= (size_t)oa;
+			u_len = w_len - head;
+		} else {
+			/* the caller's bytes first: bad memory fails the call
+			 * before the file grows */
+			err = user_copy(win + head, user, u_len, false);
+			return err ? err : write_tail_past_eof(f, win + head, u_len, u_off);
+		}
+	}
+	if (head || u_len != w_len) {
+		n = read_window(f, win, w_len, w_off);
+		if (n < 0)
+			return n;
+		memset(win + n, 0, w_len - (size_t)n);
+	}
+	err = user_copy(win + head, user, u_len, false);
+	if (err)
+		return err;
+	n = zc_sys_rw(f, ZC_DIR_WRITE, win, w_len, w_off);
+	if (n < 0)
+		return n;
+	return (size_t)n < w_len ? 0 : (ssize_t)u_len;
+}
+
+/*
  * Any-alignment I/O on an O_DIRECT file through staging chunks, one
  * aligned window at a time. A write whose window is not fully covered by
  * the caller's bytes reads the window first (read-modify-write, serialised
@@ -236,39 +284,13 @@ static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 			continue;
 		}
 		pthread_mutex_lock(f->edge_lock);
-		n = 0;
-		if (u_off + u_len < w_end &&
-		    (int64_t)w_end > size_for_tail(f, &ret) && !ret) {
-			if (w_len > oa) {
-				/* the full blocks now, the partial one next time */
-				w_len -= (size_t)oa;
-				u_len = w_len - head;
-			} else {
-				/* the caller's bytes first: bad memory fails the
-				 * call before the file grows */
-				ret = user_copy(win + head, (char *)buf + done, u_len, false);
-				n = ret ? 0 : write_tail_past_eof(f, win + head, u_len, u_off);
-				w_len = (size_t)n;
-			}
-		}
-		if (!n && !ret && (head || u_len != w_len)) {
-			n = read_window(f, win, w_len, w_off);
-			if (n >= 0 && (size_t)n < w_len)
-				memset(win + n, 0, w_len - (size_t)n);
-			n = n < 0 ? n : 0;
-		}
-		if (!n && !ret) {
-			ret = user_copy(win + head, (char *)buf + done, u_len, false);
-			n = ret ? ret : zc_sys_rw(f, ZC_DIR_WRITE, win, w_len, w_off);
-		}
+		n = write_window(f, win, head, (char *)buf + done, u_len, w_off, w_len);
 		pthread_mutex_unlock(f->edge_lock);
-		if (n < 0 || ret) {
-			ret = ret ? ret : (int)n;
+		if (n <= 0) {
+			ret = (int)n;
 			break;
 		}
-		if ((size_t)n < w_len)
-			break;
-		done += u_len;
+		done += (size_t)n;
 	}
 	zc_stage_put(f->ctx, &st);
 	return ret < 0 ? ret : (ssize_t)done;
