@@ -292,7 +292,7 @@ void zc_reg_revoke_end(struct zc_reg *r, int error)
 	if (!stay_revoked)
 		ret = r->ops->privatize(r, reason, sizeof(reason));
 	if (ret || stay_revoked) {
-		r->revoked = true;
+		__atomic_store_n(&r->revoked, true, __ATOMIC_RELAXED);
 		to = ZC_BACKEND_NONE;
 		if (ret)
 			zc_err(ctx, "revocation of a %s registration could not keep "
@@ -360,7 +360,10 @@ ZC_API int zc_reg_buf_index(const struct zc_reg *r, size_t reg_off, size_t len)
 	 * a refusal here is an answer (use the plain path), not a mistake */
 	if (!r || !len || reg_off > r->length || len > r->length - reg_off)
 		return -EINVAL;
-	if (r->revoked || r->backend == ZC_BACKEND_BOUNCE || !r->slot_count)
+	/* no gate here: a lease break may be moving r to bounce right now,
+	 * and the ring set's lock decides below whether the slot is live */
+	if (__atomic_load_n(&r->revoked, __ATOMIC_RELAXED) ||
+	    zc_reg_backend(r) == ZC_BACKEND_BOUNCE || !r->slot_count)
 		return -ENODATA;
 	slot = zc_reg_slot(r, reg_off, len);
 	if (slot < 0)
