@@ -108,7 +108,9 @@ int64_t zt_pins_outstanding(void);
  * (O_DIRECT I/O elsewhere) hold pins only briefly, leaked ones stay */
 int64_t zt_pins_settled(void);
 /* VmPin of this process in kB (pages pinned and accounted to this mm,
- * e.g. io_uring fixed buffers), -1 if not reported */
+ * e.g. io_uring fixed buffers), -1 if not reported or if the kernel does
+ * not account this process's io_uring buffers there (7.3 with
+ * CAP_IPC_LOCK): then the system-wide counters are the witness */
 int64_t zt_vm_pin_kb(void);
 /* 1 if CAP number cap is in this process's effective set */
 int zt_have_cap(int cap);

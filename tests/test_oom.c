@@ -798,17 +798,38 @@ static int call_events(void)
 	return do_events();
 }
 
+/* whether an O_DIRECT transfer of len bytes between file offset off and
+ * g.mem[i] + mem_off has a middle aligned for the file's device, which the
+ * library moves with the registration's own buffer: on a virtio disk (512
+ * byte memory alignment) do_rw's transfers have none, on NVMe (4 bytes)
+ * its write has */
+static bool direct_middle(int i, uint64_t off, uint64_t mem_off, uint64_t len)
+{
+	struct zc_file_info fi;
+	uint64_t start, end;
+
+	ZT_CREQ(zc_file_query(g.t[i].f, &fi, sizeof fi) == 0);
+	ZT_CREQ(fi.dio_offset_align && fi.dio_mem_align);
+	start = (off + fi.dio_offset_align - 1) / fi.dio_offset_align * fi.dio_offset_align;
+	end = (off + len) / fi.dio_offset_align * fi.dio_offset_align;
+	return end > start && (mem_off + (start - off)) % fi.dio_mem_align == 0;
+}
+
 static void check_events(void)
 {
 	int want = 0;
 
 	/* one ZC_EVENT_FALLBACK per registration whose I/O left its fixed
-	 * buffer in setup_events (not on O_DIRECT: that I/O is unaligned, all
-	 * of it staged) */
-	for (int i = 0; i < T_MAX; i++)
-		if (i != T_DIRECT && g.plain[i] &&
-		    zc_reg_backend(g.plain[i]) == ZC_BACKEND_URING_FIXED)
-			want++;
+	 * buffer in setup_events (on O_DIRECT only where part of do_rw's
+	 * unaligned I/O was not staged) */
+	for (int i = 0; i < T_MAX; i++) {
+		if (!g.plain[i] || zc_reg_backend(g.plain[i]) != ZC_BACKEND_URING_FIXED)
+			continue;
+		if (i == T_DIRECT && !direct_middle(i, RD_OFF + 1, RW_RD_AT + 5, RD_LEN) &&
+		    !direct_middle(i, RW_WR_OFF, 50001, WR_LEN))
+			continue;
+		want++;
+	}
 	ZT_CREQ_MSG(g.events_seen == want, "%d events, expected %d ZC_EVENT_FALLBACK",
 		    g.events_seen, want);
 }
