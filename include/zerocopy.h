@@ -130,6 +130,10 @@ struct zc_backend_info {
 };
 ZC_API int zc_ctx_query(struct zc_ctx *ctx, enum zc_backend b,
 			struct zc_backend_info *info);
+/* "zerocopy", "map_file", "rdma", "uring", "revocable" for one ZC_CAP_*
+ * bit; NULL for 0, for several bits and for a bit this library does not
+ * know (added in 0.2). */
+ZC_API const char *zc_cap_name(uint64_t cap);
 
 /* ------------------------------------------------------------------ */
 /* file                                                                 */
@@ -169,6 +173,10 @@ struct zc_file_info {
 };
 ZC_API int zc_file_query(const struct zc_file *f, struct zc_file_info *out,
 			 size_t out_size);
+/* "regular", "blockdev", "readable", "writable", "direct", "dax", "shmem",
+ * "lease_ok" for one ZC_FILE_* bit; NULL for 0, for several bits and for a
+ * bit this library does not know (added in 0.2). */
+ZC_API const char *zc_file_flag_name(uint32_t flag);
 
 /* ------------------------------------------------------------------ */
 /* registration                                                         */

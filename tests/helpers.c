@@ -1128,3 +1128,100 @@ bool zt_pins_within(const struct zt_pinsnap *s0, const struct zt_pinsnap *s, int
 	return sys_ok && s->vm_kb == s0->vm_kb;
 }
 
+struct zt_pinsnap zt_pins_wait_back(const struct zt_pinsnap *s0, int64_t tol)
+{
+	struct zt_pinsnap s = zt_pin_snap();
+
+	for (int i = 0; i < 60 && !zt_pins_within(s0, &s, tol); i++) {
+		usleep(50000);
+		s = zt_pin_snap();
+	}
+	return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* file leases                                                          */
+
+double zt_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int zt_make_lease_file(const char *dir, const char *prefix, uint64_t size,
+		       uint32_t seed, char *path)
+{
+	uint8_t buf[16384];
+	int fd;
+
+	snprintf(path, PATH_MAX, "%s/%s.XXXXXX", dir, prefix);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (uint64_t off = 0; off < size;) {
+		size_t n = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
+		ssize_t w;
+
+		zt_fill(buf, n, seed, off);
+		w = pwrite(fd, buf, n, (off_t)off);
+		if (w <= 0) {
+			int err = w < 0 ? -errno : -EIO;
+
+			close(fd);
+			unlink(path);
+			return err;
+		}
+		off += (uint64_t)w;
+	}
+	return fd;
+}
+
+int zt_lease_break_time(double *limit_s)
+{
+	FILE *f = fopen("/proc/sys/fs/lease-break-time", "re");
+	int lbt = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &lbt) != 1)
+			lbt = -1;
+		fclose(f);
+	}
+	*limit_s = lbt >= 2 ? (lbt / 2.0 < 10.0 ? lbt / 2.0 : 10.0) : 10.0;
+	return lbt;
+}
+
+int zt_check_range(int fd, uint64_t off, uint64_t len, uint32_t seed, int *err,
+		   int64_t *bad_off)
+{
+	uint8_t buf[65536]; /* on the stack: breakers of several threads */
+
+	for (uint64_t done = 0; done < len;) {
+		size_t n = len - done < sizeof buf ? (size_t)(len - done) : sizeof buf;
+		ssize_t got = zt_pread_full(fd, buf, n, off + done);
+		ssize_t bad;
+
+		if (got != (ssize_t)n) {
+			*err = got < 0 ? (int)-got : 0;
+			*bad_off = (int64_t)(off + done);
+			return ZT_RANGE_SHORT;
+		}
+		bad = zt_verify(buf, n, seed, off + done);
+		if (bad >= 0) {
+			*bad_off = (int64_t)(off + done) + bad;
+			return ZT_RANGE_WRONG;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+void zt_breaker_exit(int fd, int wfd, const void *report, size_t len, bool ok)
+{
+	if (fd >= 0)
+		close(fd);
+	if (write(wfd, report, len) != (ssize_t)len)
+		_exit(3);
+	_exit(ok ? 0 : 1);
+}

@@ -265,4 +265,39 @@ int zt_map_count_comparable(void);
 /* no more than tol pins more than at s0, and VmPin exactly as at s0 */
 bool zt_pins_within(const struct zt_pinsnap *s0, const struct zt_pinsnap *s, int64_t tol);
 
+/* wait up to three seconds for zt_pins_within(s0, now, tol) (another
+ * process's pins may sit on top of ours for a moment; a leaked one
+ * stays); returns the last snapshot, for the caller to judge and print */
+struct zt_pinsnap zt_pins_wait_back(const struct zt_pinsnap *s0, int64_t tol);
+
+/* ------------------------------------------------------------------ */
+/* file leases (pin_lease, lease_stress)                                 */
+
+/* CLOCK_MONOTONIC in seconds */
+double zt_now_s(void);
+/* A new file "<dir>/<prefix>.XXXXXX" (name written to path, PATH_MAX)
+ * holding `size` bytes of pattern `seed`, written with pwrite on the one
+ * O_CLOEXEC fd returned: the only open of the file, as a write lease
+ * needs. -errno on failure. No large malloc: sanitizer allocators keep
+ * those mapped, which would blur counts of mappings. */
+int zt_make_lease_file(const char *dir, const char *prefix, uint64_t size,
+		       uint32_t seed, char *path);
+/* fs.lease-break-time in seconds, -1 if unreadable; *limit_s is "well
+ * inside" it: half of it, at most 10 s (10 s when it is below 2 s, where
+ * the kernel's forced break cannot be told apart anyway) */
+int zt_lease_break_time(double *limit_s);
+/* Does [off, off+len) of fd hold pattern seed? 0 if so; ZT_RANGE_SHORT
+ * when a pread failed or came up short (*err: its errno, or 0);
+ * ZT_RANGE_WRONG at a wrong byte. *bad_off: the file offset where it went
+ * wrong. For breaker children: no stdio, no malloc, no Check. */
+/* The end of a breaker child: close fd (when >= 0), write the len bytes
+ * of the report to wfd and _exit: 0 when ok, 1 when not, 3 when the
+ * report could not be written. */
+void zt_breaker_exit(int fd, int wfd, const void *report, size_t len, bool ok)
+	__attribute__((noreturn));
+#define ZT_RANGE_SHORT 1
+#define ZT_RANGE_WRONG 2
+int zt_check_range(int fd, uint64_t off, uint64_t len, uint32_t seed, int *err,
+		   int64_t *bad_off);
+
 #endif /* ZT_HELPERS_H */

@@ -970,6 +970,59 @@ START_TEST(test_backend_name_for_every_value)
 }
 END_TEST
 
+START_TEST(test_cap_and_file_flag_names_for_every_bit)
+{
+	ck_assert_str_eq(zc_cap_name(ZC_CAP_ZEROCOPY), "zerocopy");
+	ck_assert_str_eq(zc_cap_name(ZC_CAP_MAP_FILE), "map_file");
+	ck_assert_str_eq(zc_cap_name(ZC_CAP_RDMA), "rdma");
+	ck_assert_str_eq(zc_cap_name(ZC_CAP_URING), "uring");
+	ck_assert_str_eq(zc_cap_name(ZC_CAP_REVOCABLE), "revocable");
+	ck_assert_str_eq(zc_file_flag_name(ZC_FILE_REGULAR), "regular");
+	ck_assert_str_eq(zc_file_flag_name(ZC_FILE_BLOCKDEV), "blockdev");
+	ck_assert_str_eq(zc_file_flag_name(ZC_FILE_READABLE), "readable");
+	ck_assert_str_eq(zc_file_flag_name(ZC_FILE_WRITABLE), "writable");
+	ck_assert_str_eq(zc_file_flag_name(ZC_FILE_DIRECT), "direct");
+	ck_assert_str_eq(zc_file_flag_name(ZC_FILE_DAX), "dax");
+	ck_assert_str_eq(zc_file_flag_name(ZC_FILE_SHMEM), "shmem");
+	ck_assert_str_eq(zc_file_flag_name(ZC_FILE_LEASE_OK), "lease_ok");
+
+	/* no name for nothing, for a combination, or for an unknown bit */
+	ck_assert_ptr_null(zc_cap_name(0));
+	ck_assert_ptr_null(zc_cap_name(ZC_CAP_ZEROCOPY | ZC_CAP_URING));
+	ck_assert_ptr_null(zc_cap_name(ZC_CAP_REVOCABLE << 1));
+	ck_assert_ptr_null(zc_cap_name(UINT64_C(1) << 63));
+	ck_assert_ptr_null(zc_cap_name(UINT64_MAX));
+	ck_assert_ptr_null(zc_file_flag_name(0));
+	ck_assert_ptr_null(zc_file_flag_name(ZC_FILE_REGULAR | ZC_FILE_SHMEM));
+	ck_assert_ptr_null(zc_file_flag_name(ZC_FILE_LEASE_OK << 1));
+	ck_assert_ptr_null(zc_file_flag_name(UINT32_C(1) << 31));
+	ck_assert_ptr_null(zc_file_flag_name(UINT32_MAX));
+}
+END_TEST
+
+/* what a context reports, a program can name: every cap bit of every
+ * backend, in either state */
+START_TEST(test_cap_name_covers_every_cap_a_context_reports)
+{
+	struct zc_ctx *ctx;
+
+	ck_assert_int_eq(zc_ctx_create(NULL, &ctx), 0);
+	for (int b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++) {
+		struct zc_backend_info bi;
+
+		ck_assert_int_eq(zc_ctx_query(ctx, (enum zc_backend)b, &bi), 0);
+		for (int i = 0; i < 64; i++) {
+			uint64_t bit = UINT64_C(1) << i;
+
+			ck_assert_msg(!(bi.caps & bit) || zc_cap_name(bit),
+				      "%s reports cap bit %d, which has no name",
+				      zc_backend_name((enum zc_backend)b), i);
+		}
+	}
+	zc_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_strerror_never_null_and_distinguishes_errnos)
 {
 	static const int v[] = { 0, -EINVAL, -ENOMEM, -EOPNOTSUPP, -EXDEV, -EBUSY,
@@ -1046,6 +1099,8 @@ int main(void)
 	tc = zt_tcase("misc");
 	tcase_add_test(tc, test_version_matches_header);
 	tcase_add_test(tc, test_backend_name_for_every_value);
+	tcase_add_test(tc, test_cap_and_file_flag_names_for_every_bit);
+	tcase_add_test(tc, test_cap_name_covers_every_cap_a_context_reports);
 	tcase_add_test(tc, test_strerror_never_null_and_distinguishes_errnos);
 	suite_add_tcase(s, tc);
 

@@ -74,14 +74,6 @@ static atomic_int g_failed;
 static atomic_int g_running;
 static pthread_mutex_t g_outlock = PTHREAD_MUTEX_INITIALIZER;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void st_fail(const struct worker *w, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void st_fail(const struct worker *w, int line, const char *fmt, ...)
@@ -154,36 +146,20 @@ struct report {
 	int64_t bad_off;
 };
 
+/* 0, or the stage the report gives a wrong range: 4 short, 5 wrong byte */
 static int check_range(int fd, uint64_t off, uint64_t len, uint32_t seed,
 		       struct report *rep)
 {
-	static uint8_t buf[65536];
+	int r = zt_check_range(fd, off, len, seed, &rep->err, &rep->bad_off);
 
-	for (uint64_t done = 0; done < len;) {
-		size_t n = len - done < sizeof buf ? (size_t)(len - done) : sizeof buf;
-		ssize_t got = zt_pread_full(fd, buf, n, off + done);
-		ssize_t bad;
-
-		if (got != (ssize_t)n) {
-			rep->err = got < 0 ? (int)-got : 0;
-			rep->bad_off = (int64_t)(off + done);
-			return 4;
-		}
-		bad = zt_verify(buf, n, seed, off + done);
-		if (bad >= 0) {
-			rep->bad_off = (int64_t)(off + done) + bad;
-			return 5;
-		}
-		done += n;
-	}
-	return 0;
+	return r == ZT_RANGE_SHORT ? 4 : r == ZT_RANGE_WRONG ? 5 : 0;
 }
 
 static void breaker(const struct layout *l, enum brk_kind kind, int wfd)
 {
 	struct report rep = { .bad_off = -1 };
 	struct stat st;
-	double t0 = now_s();
+	double t0 = zt_now_s();
 	int fd = -1;
 
 	if (kind == BRK_READ)
@@ -192,7 +168,7 @@ static void breaker(const struct layout *l, enum brk_kind kind, int wfd)
 		fd = open(l->path, O_RDWR);
 	else if (truncate(l->path, (off_t)l->fsize) != 0) /* same size: data kept */
 		rep.err = errno;
-	rep.secs = now_s() - t0;
+	rep.secs = zt_now_s() - t0;
 	if (kind != BRK_TRUNC && fd < 0)
 		rep.err = errno;
 	if (rep.err) {
@@ -218,11 +194,7 @@ static void breaker(const struct layout *l, enum brk_kind kind, int wfd)
 		rep.stage = check_range(fd, l->off + l->len, l->fsize - l->off - l->len,
 					l->fseed, &rep);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (write(wfd, &rep, sizeof rep) != (ssize_t)sizeof rep)
-		_exit(3);
-	_exit(rep.stage ? 1 : 0);
+	zt_breaker_exit(fd, wfd, &rep, sizeof rep, !rep.stage);
 }
 
 static pid_t spawn(const struct layout *l, enum brk_kind kind, int *rfd)
@@ -293,39 +265,6 @@ static int reap_child(struct worker *w, pid_t pid, int rfd, enum brk_kind kind)
 /* ------------------------------------------------------------------ */
 /* one iteration                                                        */
 
-/* A new file holding `size` bytes of pattern `seed`, written with pwrite
- * on the one fd returned: the only open of the file, as a write lease
- * needs. Other threads' children inherit this fd, which shares its open
- * file description and does not count as another open. (No large malloc:
- * sanitizer allocators keep those mapped, which would blur the count of
- * mappings.) */
-static int make_file(const char *dir, uint64_t size, uint32_t seed, char *path)
-{
-	uint8_t buf[16384];
-	int fd;
-
-	snprintf(path, PATH_MAX, "%s/st.XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (uint64_t off = 0; off < size;) {
-		size_t n = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
-		ssize_t w;
-
-		zt_fill(buf, n, seed, off);
-		w = pwrite(fd, buf, n, (off_t)off);
-		if (w <= 0) {
-			int err = w < 0 ? -errno : -EIO;
-
-			close(fd);
-			unlink(path);
-			return err;
-		}
-		off += (uint64_t)w;
-	}
-	return fd;
-}
-
 static unsigned rnd(struct worker *w, unsigned n)
 {
 	return (unsigned)rand_r(&w->rs) % n;
@@ -353,7 +292,9 @@ static int iteration(struct worker *w)
 	l.fseed = (uint32_t)w->id * 1000003u + (uint32_t)w->iters * 2u;
 	l.mseed = l.fseed + 1;
 
-	fd = make_file(g_dir, l.fsize, l.fseed, path);
+	/* other threads' children inherit this fd, which shares its open
+	 * file description and does not count as another open */
+	fd = zt_make_lease_file(g_dir, "st", l.fsize, l.fseed, path);
 	if (fd < 0) {
 		TFAIL("cannot create a file in %s: %s", g_dir, strerror(-fd));
 		return -1;
@@ -510,7 +451,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	while (!atomic_load(&g_stop) &&
-	       (w->iters < w->min_iters || now_s() < g_deadline)) {
+	       (w->iters < w->min_iters || zt_now_s() < g_deadline)) {
 		if (iteration(w))
 			break;
 		w->iters++;
@@ -559,7 +500,7 @@ static int run_round(struct worker *ws, double seconds, unsigned long min_iters,
 
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
-	g_deadline = now_s() + seconds;
+	g_deadline = zt_now_s() + seconds;
 	for (int i = 0; i < NTHREADS; i++) {
 		ws[i].min_iters = min_iters;
 		atomic_fetch_add(&g_running, 1);
@@ -583,40 +524,6 @@ static int run_round(struct worker *ws, double seconds, unsigned long min_iters,
 
 /* ------------------------------------------------------------------ */
 /* pins                                                                 */
-
-/* wait up to three seconds for the pins to come back (another process's
- * may sit on top of ours for a moment; a leaked one stays) */
-static struct zt_pinsnap pins_back(const struct zt_pinsnap *s0, int64_t tol)
-{
-	struct zt_pinsnap s = zt_pin_snap();
-
-	for (int i = 0; i < 60 && !zt_pins_within(s0, &s, tol); i++) {
-		usleep(50000);
-		s = zt_pin_snap();
-	}
-	return s;
-}
-
-/* Valgrind maps memory of its own into the process: the count of
- * mappings says nothing there (memcheck reports the leaks instead). */
-static bool under_valgrind(void)
-{
-	const char *p = getenv("LD_PRELOAD");
-
-	return p && strstr(p, "vgpreload");
-}
-
-static void read_lease_break_time(void)
-{
-	FILE *f = fopen("/proc/sys/fs/lease-break-time", "re");
-
-	if (f) {
-		if (fscanf(f, "%d", &g_lbt) != 1)
-			g_lbt = -1;
-		fclose(f);
-	}
-	g_limit_s = g_lbt >= 2 ? (g_lbt / 2.0 < 10.0 ? g_lbt / 2.0 : 10.0) : 10.0;
-}
 
 int main(void)
 {
@@ -660,7 +567,7 @@ int main(void)
 		zc_ctx_destroy(g_ctx);
 		zt_skip("lease_stress: pin_lease unavailable: %s", reason);
 	}
-	read_lease_break_time();
+	g_lbt = zt_lease_break_time(&g_limit_s);
 	signal(SIGALRM, on_alarm);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = on_lease_signal;
@@ -696,7 +603,7 @@ int main(void)
 	}
 
 	memset(&ec, 0, sizeof ec);
-	t0 = now_s();
+	t0 = zt_now_s();
 	rc = run_round(ws, seconds, 1, &ec);
 	for (int i = 0; i < NTHREADS; i++) {
 		tot += ws[i].iters;
@@ -715,7 +622,7 @@ int main(void)
 	breaks = (unsigned long)(s1.lease_breaks - s0.lease_breaks);
 	revs = (unsigned long)(s1.revocations - s0.revocations);
 	printf("lease_stress: %lu iterations in %.1f s (%s %lu, %s %lu, %s %lu; %lu with "
-	       "ZC_REG_NO_FALLBACK), %lu breaker children\n", tot, now_s() - t0,
+	       "ZC_REG_NO_FALLBACK), %lu breaker children\n", tot, zt_now_s() - t0,
 	       mode_name[0], by_mode[0], mode_name[1], by_mode[1], mode_name[2],
 	       by_mode[2], nofb, children);
 	printf("lease_stress: lease_breaks %lu, revocations %lu; events REVOKED->bounce %lu, "
@@ -744,14 +651,14 @@ int main(void)
 	fds1 = zt_fd_count();
 	maps1 = zt_map_count_comparable();
 	/* a leaked registration would hold at least MIN_PAGES pins */
-	pins1 = pins_back(&pins0, MIN_PAGES);
+	pins1 = zt_pins_wait_back(&pins0, MIN_PAGES);
 	printf("lease_stress: fds %d -> %d, mappings %d -> %d, pins %lld -> %lld (%lld -> "
 	       "%lld less other processes' io_uring buffers), VmPin %ld -> %ld kB\n", fds,
 	       fds1, maps, maps1, (long long)pins0.sys, (long long)pins1.sys,
 	       (long long)pins0.adj, (long long)pins1.adj, pins0.vm_kb, pins1.vm_kb);
 	if (fds1 != fds)
 		MFAIL("fd count %d -> %d", fds, fds1);
-	if (maps1 != maps && !under_valgrind())
+	if (maps1 != maps && !zt_under_valgrind())
 		MFAIL("mapping count %d -> %d", maps, maps1);
 	if (!zt_pins_within(&pins0, &pins1, MIN_PAGES))
 		MFAIL("pins not back: outstanding %lld -> %lld (%lld -> %lld less other "

@@ -78,40 +78,10 @@ struct plx {
 	char path[PATH_MAX];
 };
 
-/* A new file of `size` bytes of pattern `seed`, written with pwrite on the
- * one fd that is returned: the only open of the file, as a write lease
- * needs. (No large malloc: sanitizer allocators keep those mapped.) */
-static int make_file(const char *dir, uint64_t size, uint32_t seed, char *path)
-{
-	uint8_t buf[16384];
-	int fd;
-
-	snprintf(path, PATH_MAX, "%s/pl.XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (uint64_t off = 0; off < size;) {
-		size_t n = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
-		ssize_t w;
-
-		zt_fill(buf, n, seed, off);
-		w = pwrite(fd, buf, n, (off_t)off);
-		if (w <= 0) {
-			int err = w < 0 ? -errno : -EIO;
-
-			close(fd);
-			unlink(path);
-			return err;
-		}
-		off += (uint64_t)w;
-	}
-	return fd;
-}
-
 static void plx_open(struct plx *x, uint64_t size)
 {
 	ck_assert_int_eq(zc_ctx_create(NULL, &x->ctx), 0);
-	x->fd = make_file(g_dir, size, SEED_FILE, x->path);
+	x->fd = zt_make_lease_file(g_dir, "pl", size, SEED_FILE, x->path);
 	ck_assert_msg(x->fd >= 0, "cannot create a file in %s: %s", g_dir,
 		      strerror(-x->fd));
 	ck_assert_int_eq(zc_file_open(x->ctx, x->fd, 0, &x->f), 0);
@@ -164,14 +134,10 @@ static struct zc_reg *reg_pinned(struct plx *x, uint64_t off, size_t len,
  * system-wide count within half the registration's pages. */
 static void pins_back(const struct zt_pinsnap *s0, int64_t pages, const char *what)
 {
-	struct zt_pinsnap s = *s0;
+	struct zt_pinsnap s = zt_pins_wait_back(s0, pages / 2);
 
-	for (int i = 0; i < 60; i++) {
-		s = zt_pin_snap();
-		if (zt_pins_within(s0, &s, pages / 2))
-			return;
-		usleep(50000);
-	}
+	if (zt_pins_within(s0, &s, pages / 2))
+		return;
 	ck_abort_msg("%s: pins outstanding %lld before, %lld after (%lld -> %lld less "
 		     "other processes' io_uring buffers; for %lld pages); VmPin %ld kB "
 		     "before, %ld kB after", what, (long long)s0->sys, (long long)s.sys,
@@ -288,14 +254,6 @@ struct brk_report {
 	int map_is_file; /* 1: map_start was still the file's mapping, 0: not */
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Is the mapping at sp->map_start in the holder a mapping of a file (a
  * path ends its line in /proc/PID/maps)? 0 if not, or if it is gone. */
 static int holder_map_is_file(const struct brk_spec *sp)
@@ -324,13 +282,12 @@ static int holder_map_is_file(const struct brk_spec *sp)
 /* runs in the child: no Check, no stdio, no malloc */
 static void breaker_child(const struct brk_spec *sp, int wfd)
 {
-	static uint8_t buf[65536];
 	struct brk_report rep = { .bad_off = -1 };
 	struct stat st;
 	double t0;
 	int fd = -1;
 
-	t0 = now_s();
+	t0 = zt_now_s();
 	if (sp->kind == BRK_READ) {
 		fd = open(sp->path, O_RDONLY | O_CLOEXEC);
 	} else if (sp->kind == BRK_WRITE) {
@@ -339,7 +296,7 @@ static void breaker_child(const struct brk_spec *sp, int wfd)
 		if (truncate(sp->path, (off_t)sp->trunc_to) != 0)
 			rep.err = errno;
 	}
-	rep.secs = now_s() - t0;
+	rep.secs = zt_now_s() - t0;
 	if (sp->kind != BRK_TRUNC && fd < 0)
 		rep.err = errno;
 	if (sp->map_start[0])
@@ -362,34 +319,13 @@ static void breaker_child(const struct brk_spec *sp, int wfd)
 	}
 	for (unsigned i = 0; i < sp->nchk && !rep.stage; i++) {
 		const struct chk_range *c = &sp->chk[i];
+		int r = zt_check_range(fd, c->off, c->len, c->seed, &rep.err,
+				       &rep.bad_off);
 
-		for (uint64_t done = 0; done < c->len;) {
-			size_t n = c->len - done < sizeof buf ? (size_t)(c->len - done)
-							       : sizeof buf;
-			ssize_t got = zt_pread_full(fd, buf, n, c->off + done);
-			ssize_t bad;
-
-			if (got != (ssize_t)n) {
-				rep.err = got < 0 ? (int)-got : 0;
-				rep.stage = 4;
-				rep.bad_off = (int64_t)(c->off + done);
-				break;
-			}
-			bad = zt_verify(buf, n, c->seed, c->off + done);
-			if (bad >= 0) {
-				rep.stage = 5;
-				rep.bad_off = (int64_t)(c->off + done) + bad;
-				break;
-			}
-			done += n;
-		}
+		rep.stage = r == ZT_RANGE_SHORT ? 4 : r == ZT_RANGE_WRONG ? 5 : 0;
 	}
 out:
-	if (fd >= 0)
-		close(fd);
-	if (write(wfd, &rep, sizeof rep) != (ssize_t)sizeof rep)
-		_exit(3);
-	_exit(rep.stage ? 1 : 0);
+	zt_breaker_exit(fd, wfd, &rep, sizeof rep, !rep.stage);
 }
 
 /* Fork the breaker, wait for its report (a hang guard well past
@@ -451,13 +387,13 @@ static int collect_events(struct zc_ctx *ctx, struct zc_event *ev, unsigned max,
 			  unsigned want)
 {
 	struct pollfd pfd = { .fd = zc_ctx_event_fd(ctx), .events = POLLIN };
-	double end = now_s() + EV_TIMEOUT_MS / 1e3;
+	double end = zt_now_s() + EV_TIMEOUT_MS / 1e3;
 	unsigned n = 0;
 	int got;
 
 	ck_assert_int_ge(pfd.fd, 0);
-	while (n < want && now_s() < end) {
-		int left = (int)((end - now_s()) * 1e3) + 1;
+	while (n < want && zt_now_s() < end) {
+		int left = (int)((end - zt_now_s()) * 1e3) + 1;
 
 		if (poll(&pfd, 1, left) <= 0)
 			continue;
@@ -1253,7 +1189,7 @@ static void break_during_io(unsigned flags)
 	io.fd = x.fd;
 	ck_assert_int_eq(pthread_create(&t, NULL, io_main, &io), 0);
 	/* a hang guard, not a timing assertion: wait for the I/O to run */
-	for (double end = now_s() + 10; io.ops < 200 && !io.bad[0] && now_s() < end;)
+	for (double end = zt_now_s() + 10; io.ops < 200 && !io.bad[0] && zt_now_s() < end;)
 		usleep(1000);
 	before = io.ops;
 	memset(&sp, 0, sizeof sp);
@@ -1266,7 +1202,7 @@ static void break_during_io(unsigned flags)
 	n = flags & ZC_REG_NO_FALLBACK ? 1 : 2;
 	ck_assert_int_eq(collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), (unsigned)n), n);
 	after = io.ops;
-	for (double end = now_s() + 10; !io.bad[0] && now_s() < end &&
+	for (double end = zt_now_s() + 10; !io.bad[0] && zt_now_s() < end &&
 	     (flags & ZC_REG_NO_FALLBACK ? io.revoked < 200 : io.ops < after + 200);)
 		usleep(1000);
 	atomic_store(&io.stop, 1);
@@ -1351,7 +1287,7 @@ START_TEST(test_pl_first_leases_from_many_threads_aim_the_signal_at_the_library)
 		pthread_barrier_init(&b2, NULL, MT_THREADS + 1);
 		pthread_barrier_init(&b3, NULL, MT_THREADS + 1);
 		for (int i = 0; i < MT_THREADS; i++) {
-			fd[i] = make_file(g_dir, 65536, SEED_FILE, path[i]);
+			fd[i] = zt_make_lease_file(g_dir, "pl", 65536, SEED_FILE, path[i]);
 			ck_assert_int_ge(fd[i], 0);
 			ck_assert_int_eq(zc_file_open(ctx, fd[i], 0, &f[i]), 0);
 			a[i] = (struct mt_arg){ .f = f[i], .rc = -1, .start = &b1,
@@ -1444,8 +1380,8 @@ START_TEST(test_pl_breaker_racing_registrations_never_crashes)
 				close(c);
 		}
 	}
-	end = now_s() + 3.0;
-	while (iters < 4000 && now_s() < end) {
+	end = zt_now_s() + 3.0;
+	while (iters < 4000 && zt_now_s() < end) {
 		struct zc_reg *r = NULL;
 		enum zc_backend b;
 		char ab[2048];
@@ -1698,7 +1634,7 @@ static int emfile_child(void *arg)
 	unsigned nfill;
 
 	ZT_CREQ(zc_ctx_create(NULL, &ctx) == 0);
-	fd = make_file(dir, 65536, SEED_FILE, path);
+	fd = zt_make_lease_file(dir, "pl", 65536, SEED_FILE, path);
 	ZT_CREQ(fd >= 0);
 	ZT_CREQ(zc_file_open(ctx, fd, 0, &f) == 0);
 
@@ -1771,10 +1707,10 @@ END_TEST
 
 static bool spin_until(bool (*cond)(void *), void *arg, double secs)
 {
-	double end = now_s() + secs;
+	double end = zt_now_s() + secs;
 
 	while (!cond(arg))
-		if (now_s() > end)
+		if (zt_now_s() > end)
 			return false;
 	return true;
 }
@@ -1844,7 +1780,7 @@ START_TEST(test_pl_stale_break_signal_does_not_revoke_a_new_lease_on_the_same_fd
 	zc_file_close(a.f);
 	close(a.fd);
 	unlink(a.path);
-	b.fd = make_file(g_dir, 65536, SEED_FILE, b.path);
+	b.fd = zt_make_lease_file(g_dir, "pl", 65536, SEED_FILE, b.path);
 	ck_assert_int_ge(b.fd, 0);
 	ck_assert_int_eq(zc_file_open(b.ctx, b.fd, 0, &b.f), 0);
 	rb = reg_pinned(&b, 0, 65536, 0);
@@ -1897,16 +1833,7 @@ static void require_pin_lease(void)
 
 static void read_lease_break_time(void)
 {
-	FILE *f = fopen("/proc/sys/fs/lease-break-time", "re");
-
-	if (f) {
-		if (fscanf(f, "%d", &g_lbt) != 1)
-			g_lbt = -1;
-		fclose(f);
-	}
-	/* "well inside": half of it, at most 10 s; with an unreadable or tiny
-	 * value the kernel's forced break cannot be told apart anyway */
-	g_limit_s = g_lbt >= 2 ? (g_lbt / 2.0 < 10.0 ? g_lbt / 2.0 : 10.0) : 10.0;
+	g_lbt = zt_lease_break_time(&g_limit_s);
 	if (g_lbt < 2)
 		printf("pin_lease: fs.lease-break-time is %d: a breaker's blocking time "
 		       "cannot show whether the library released the lease\n", g_lbt);

@@ -29,6 +29,7 @@
 #include <liburing.h>
 #endif
 
+#include "report.h"
 #include "zerocopy.h"
 
 #define PROBE_BYTES (1u << 20) /* size of the sample registrations */
@@ -139,17 +140,6 @@ static const char *const feature_names[] = {
 	"no_iowait",
 };
 #define NR_FEATURE_NAMES (sizeof(feature_names) / sizeof(feature_names[0]))
-
-static const char *const cap_names[] = {
-	"zerocopy", "map_file", "rdma", "uring", "revocable",
-};
-#define NR_CAP_NAMES (sizeof(cap_names) / sizeof(cap_names[0]))
-
-static const char *const file_flag_names[] = {
-	"regular", "blockdev", "readable", "writable",
-	"direct", "dax", "shmem", "lease_ok",
-};
-#define NR_FILE_FLAG_NAMES (sizeof(file_flag_names) / sizeof(file_flag_names[0]))
 
 /* ------------------------------------------------------------------ */
 /* kernel facts, measured by zcinfo itself                              */
@@ -434,7 +424,7 @@ static bool probe_file(struct zc_ctx *ctx, struct file_report *fr)
 }
 
 /* ------------------------------------------------------------------ */
-/* text output                                                          */
+/* the report: every fact once, for the text and the JSON printer       */
 
 static const char *human_bytes(uint64_t v, char *buf, size_t len)
 {
@@ -450,25 +440,6 @@ static const char *human_bytes(uint64_t v, char *buf, size_t len)
 	return buf;
 }
 
-static void print_names(uint64_t bits, const char *const *names,
-			unsigned nr_names)
-{
-	const char *sep = "";
-	unsigned i;
-
-	for (i = 0; i < 64; i++) {
-		if (!(bits & (UINT64_C(1) << i)))
-			continue;
-		if (i < nr_names)
-			printf("%s%s", sep, names[i]);
-		else
-			printf("%sbit%u", sep, i);
-		sep = " ";
-	}
-	if (!*sep)
-		printf("none");
-}
-
 static const char *access_words(unsigned access)
 {
 	if ((access & (ZC_ACCESS_READ | ZC_ACCESS_WRITE)) ==
@@ -477,481 +448,255 @@ static const char *access_words(unsigned access)
 	return access & ZC_ACCESS_WRITE ? "write" : "read";
 }
 
-static void print_rlim(rlim_t v)
+/* io_uring_params.features bits are the kernel's, not the library's */
+static const char *feature_name(uint64_t bit)
+{
+	for (unsigned i = 0; i < NR_FEATURE_NAMES; i++)
+		if (bit == UINT64_C(1) << i)
+			return feature_names[i];
+	return NULL;
+}
+
+static const char *file_flag_name(uint64_t bit)
+{
+	return bit > UINT32_MAX ? NULL : zc_file_flag_name((uint32_t)bit);
+}
+
+static void add_rlim(struct fact *parent, const char *key, rlim_t v)
 {
 	char buf[32];
 
 	if (v == RLIM_INFINITY)
-		printf("unlimited");
+		fact_str(parent, key, NULL, "unlimited");
 	else
-		printf("%s", human_bytes((uint64_t)v, buf, sizeof buf));
+		fact_text(fact_uint(parent, key, NULL, (uint64_t)v), "%s",
+			  human_bytes((uint64_t)v, buf, sizeof buf));
 }
 
-static void text_kernel(const struct kernel_facts *k)
+static void add_uring(struct fact *parent, const struct uring_facts *u)
 {
-	const struct uring_facts *u = &k->uring;
+	struct fact *o = fact_obj(parent, "io_uring", NULL);
 
-	printf("\nkernel facts:\n");
-	printf("  release:               %s\n", k->release[0] ? k->release : "?");
-	if (!u->built) {
-		printf("  io_uring:              not built\n");
-		printf("  io_uring features:     not built\n");
-		printf("  io_uring clone bufs:   not built\n");
-	} else if (!u->ok) {
-		printf("  io_uring:              ring setup failed: %s (errno %d)\n",
-		       strerror(u->setup_err), u->setup_err);
-		printf("  io_uring_disabled:     %s\n",
-		       u->disabled[0] ? u->disabled : "(no such sysctl)");
-		printf("  seccomp:               %s%s\n",
-		       u->seccomp[0] ? u->seccomp : "(unknown)",
-		       !strcmp(u->seccomp, "0") ? " (no filter)" :
-		       !strcmp(u->seccomp, "1") ? " (strict mode)" :
-		       !strcmp(u->seccomp, "2") ? " (filter active)" : "");
-	} else {
-		printf("  io_uring:              ring set up (io_uring_disabled=%s)\n",
-		       u->disabled[0] ? u->disabled : "absent");
-		printf("  io_uring features:     0x%08" PRIx32 " ", u->features);
-		print_names(u->features, feature_names, NR_FEATURE_NAMES);
-		printf("\n");
-		printf("  io_uring clone bufs:   %s (%s)\n",
-		       u->clone == CLONE_YES  ? "supported" :
-		       u->clone == CLONE_NO   ? "not supported" :
-						"unknown",
-		       u->clone_note);
-	}
-	printf("  RLIMIT_MEMLOCK:        ");
-	if (k->memlock_known) {
-		printf("soft ");
-		print_rlim(k->memlock.rlim_cur);
-		printf(", hard ");
-		print_rlim(k->memlock.rlim_max);
-	} else {
-		printf("unknown");
-	}
-	printf("\n  CAP_IPC_LOCK:          %s\n",
-	       k->cap_ipc_lock < 0 ? "unknown" :
-	       k->cap_ipc_lock	   ? "yes (pins are not charged to RLIMIT_MEMLOCK)" :
-				     "no (pins count against RLIMIT_MEMLOCK)");
-	printf("  fs.leases-enable:      %s\n",
-	       k->leases_enable[0] ? k->leases_enable : "(no such sysctl)");
-	printf("  fs.lease-break-time:   %s%s\n",
-	       k->lease_break_time[0] ? k->lease_break_time : "(no such sysctl)",
-	       k->lease_break_time[0] ? " s" : "");
-}
-
-static void text_backends(const struct backend_report *rep)
-{
-	int b;
-
-	printf("\nbackends (best first):\n");
-	for (b = 1; b <= ZC_BACKEND_MAX; b++) {
-		const struct backend_report *r = &rep[b];
-
-		if (r->err < 0) {
-			printf("  %-12s query failed: %s\n",
-			       zc_backend_name((enum zc_backend)b),
-			       zc_strerror(r->err));
-			continue;
-		}
-		printf("  %-12s %-12s %s\n", zc_backend_name((enum zc_backend)b),
-		       r->info.available ? "available" : "unavailable",
-		       r->info.reason);
-		if (r->info.available) {
-			printf("  %-12s %-12s caps: ", "", "");
-			print_names(r->info.caps, cap_names, NR_CAP_NAMES);
-			printf("\n");
-		}
-	}
-}
-
-static const char *attempt_error(const struct zc_attempt *a)
-{
-	return a->error ? zc_strerror(a->error) : "in use";
-}
-
-static void text_reg(const char *title, const struct reg_report *rr)
-{
-	char buf[32];
-	int i, width = 0;
-
-	if (rr->skipped) {
-		printf("  %s: skipped (%s)\n", title, rr->skip_reason);
-		return;
-	}
-	printf("  %s, %s (%s):\n", title,
-	       human_bytes(rr->length, buf, sizeof buf),
-	       access_words(rr->access));
-	if (rr->err < 0) {
-		printf("    failed: %s\n", zc_strerror(rr->err));
-		return;
-	}
-	printf("    backend: %s\n", zc_backend_name(rr->backend));
-	if (rr->attempts_err < 0) {
-		printf("    attempts: zc_reg_attempts: %s\n",
-		       zc_strerror(rr->attempts_err));
-		return;
-	}
-	for (i = 0; i < rr->nr_attempts; i++) {
-		const struct zc_attempt *a = &rr->attempts[i];
-		int w = (int)strlen(attempt_error(a));
-
-		width = w > width ? w : width;
-	}
-	for (i = 0; i < rr->nr_attempts; i++) {
-		const struct zc_attempt *a = &rr->attempts[i];
-
-		printf("    %d. %-12s %-*s  %s\n", i + 1,
-		       zc_backend_name(a->backend), width, attempt_error(a),
-		       a->reason);
-	}
-}
-
-static void text_file(const struct file_report *fr)
-{
-	const struct zc_file_info *in = &fr->info;
-	char b1[32], b2[32];
-
-	printf("\nfile %s", fr->path);
-	if (fr->error[0]) {
-		printf(":\n  error: %s\n", fr->error);
-		return;
-	}
-	printf(" (opened %s):\n", fr->rdwr ? "read-write" : "read-only");
-	printf("  file system:    %s (magic 0x%08" PRIx32 ")\n", in->fs_name,
-	       in->fs_magic);
-	printf("  flags:          ");
-	print_names(in->flags, file_flag_names, NR_FILE_FLAG_NAMES);
-	printf("\n  size:           %" PRIu64 " bytes\n", in->file_size);
-	if (in->dio_mem_align || in->dio_offset_align)
-		printf("  O_DIRECT align: memory %s, offset/length %s\n",
-		       human_bytes(in->dio_mem_align, b1, sizeof b1),
-		       human_bytes(in->dio_offset_align, b2, sizeof b2));
-	else
-		printf("  O_DIRECT align: unknown or not supported\n");
-	if (in->blockdev[0] || in->dev_major || in->dev_minor)
-		printf("  block device:   %s (%" PRIu32 ":%" PRIu32 ")\n",
-		       in->blockdev[0] ? in->blockdev : "?", in->dev_major,
-		       in->dev_minor);
-	else
-		printf("  block device:   none\n");
-	if (in->max_segments)
-		printf("  max segments:   %" PRIu32 " per request (O_DIRECT ops over "
-		       "more pages go as plain reads/writes)\n",
-		       in->max_segments);
-	printf("  PCI device:     %s\n", in->pci_bdf[0] ? in->pci_bdf : "none");
-	if (in->numa_node >= 0)
-		printf("  NUMA node:      %d\n", in->numa_node);
-	else
-		printf("  NUMA node:      unknown\n");
-	printf("  lease:          %s\n", in->lease_reason);
-	text_reg("registration of anonymous memory", &fr->reg[REG_ANON]);
-	text_reg("ZC_REG_MAP_FILE registration at offset 0",
-		 &fr->reg[REG_MAP_FILE]);
-}
-
-static void print_text(const struct kernel_facts *k,
-		       const struct backend_report *rep,
-		       const struct file_report *files, int nr_files)
-{
-	unsigned v = zc_version();
-	int i;
-
-	printf("libzerocopy %u.%u.%u (zcinfo built against %d.%d.%d)\n",
-	       v >> 16, (v >> 8) & 0xff, v & 0xff, ZC_VERSION_MAJOR,
-	       ZC_VERSION_MINOR, ZC_VERSION_PATCH);
-	text_backends(rep);
-	text_kernel(k);
-	for (i = 0; i < nr_files; i++)
-		text_file(&files[i]);
-}
-
-/* ------------------------------------------------------------------ */
-/* JSON output                                                          */
-
-/* Length of the valid UTF-8 sequence at s, 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* A JSON string; bytes that are not UTF-8 (a file name may hold any)
- * come out as the code point of the same value. */
-static void json_str(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	putchar('"');
-	while (*s) {
-		size_t n = utf8_len(s);
-
-		if (n == 0) {
-			printf("\\u%04x", *s++);
-		} else if (n > 1) {
-			fwrite(s, 1, n, stdout);
-			s += n;
-		} else if (*s == '"' || *s == '\\') {
-			printf("\\%c", *s++);
-		} else if (*s == '\n') {
-			printf("\\n");
-			s++;
-		} else if (*s == '\t') {
-			printf("\\t");
-			s++;
-		} else if (*s < 0x20 || *s == 0x7f) {
-			printf("\\u%04x", *s++);
-		} else {
-			putchar(*s++);
-		}
-	}
-	putchar('"');
-}
-
-static void json_names(uint64_t bits, const char *const *names,
-		       unsigned nr_names)
-{
-	const char *sep = "";
-	unsigned i;
-
-	putchar('[');
-	for (i = 0; i < 64; i++) {
-		if (!(bits & (UINT64_C(1) << i)))
-			continue;
-		printf("%s", sep);
-		if (i < nr_names) {
-			json_str(names[i]);
-		} else {
-			printf("\"bit%u\"", i);
-		}
-		sep = ",";
-	}
-	putchar(']');
-}
-
-/* a sysctl value: a number when it is one, the text otherwise, null when
- * absent */
-static void json_sysctl(const char *v)
-{
-	char *end;
-
-	if (!v[0]) {
-		printf("null");
-		return;
-	}
-	(void)strtoll(v, &end, 10);
-	if (end != v && !*end)
-		printf("%s", v);
-	else
-		json_str(v);
-}
-
-static void json_rlim(rlim_t v)
-{
-	if (v == RLIM_INFINITY)
-		printf("\"unlimited\"");
-	else
-		printf("%" PRIu64, (uint64_t)v);
-}
-
-static void json_kernel(const struct kernel_facts *k)
-{
-	const struct uring_facts *u = &k->uring;
-
-	printf("\"kernel\":{\"release\":");
-	json_str(k->release);
-	printf(",\"io_uring\":{\"built\":%s", u->built ? "true" : "false");
+	fact_bool(o, "built", "built with liburing", u->built);
 	if (u->built) {
-		printf(",\"setup\":%s", u->ok ? "true" : "false");
+		fact_bool(o, "setup", "ring set up", u->ok);
 		if (u->ok) {
-			printf(",\"setup_error\":null,\"features\":%" PRIu32
-			       ",\"feature_names\":",
-			       u->features);
-			json_names(u->features, feature_names, NR_FEATURE_NAMES);
-			printf(",\"clone_buffers\":%s,\"clone_buffers_note\":",
-			       u->clone == CLONE_YES  ? "true" :
-			       u->clone == CLONE_NO   ? "false" :
-							"null");
-			json_str(u->clone_note);
+			fact_null(o, "setup_error", "setup error");
+			fact_text(fact_uint(o, "features", NULL, u->features),
+				  "0x%08" PRIx32, u->features);
+			fact_bits(o, "feature_names", "feature names",
+				  u->features, feature_name);
+			if (u->clone == CLONE_UNKNOWN)
+				fact_text(fact_null(o, "clone_buffers",
+						    "clone buffers"), "unknown");
+			else
+				fact_text(fact_bool(o, "clone_buffers",
+						    "clone buffers",
+						    u->clone == CLONE_YES),
+					  "%s", u->clone == CLONE_YES ?
+					  "supported" : "not supported");
+			fact_str(o, "clone_buffers_note", "clone buffers note",
+				 u->clone_note);
 		} else {
-			printf(",\"setup_error\":");
-			json_str(strerror(u->setup_err));
-			printf(",\"setup_errno\":%d", u->setup_err);
+			fact_str(o, "setup_error", "setup error",
+				 strerror(u->setup_err));
+			fact_int(o, "setup_errno", "setup errno", u->setup_err);
 		}
 	}
-	printf(",\"io_uring_disabled\":");
-	json_sysctl(u->disabled);
-	printf(",\"seccomp\":");
-	json_sysctl(u->seccomp);
-	printf("},\"memlock\":");
-	if (k->memlock_known) {
-		printf("{\"soft\":");
-		json_rlim(k->memlock.rlim_cur);
-		printf(",\"hard\":");
-		json_rlim(k->memlock.rlim_max);
-		printf("}");
-	} else {
-		printf("null");
-	}
-	printf(",\"cap_ipc_lock\":%s",
-	       k->cap_ipc_lock < 0 ? "null" : k->cap_ipc_lock ? "true" : "false");
-	printf(",\"leases_enable\":");
-	json_sysctl(k->leases_enable);
-	printf(",\"lease_break_time\":");
-	json_sysctl(k->lease_break_time);
-	printf("}");
+	fact_text(fact_numstr(o, "io_uring_disabled", "kernel.io_uring_disabled",
+			      u->disabled),
+		  "%s", u->disabled[0] ? u->disabled : "(no such sysctl)");
+	fact_text(fact_numstr(o, "seccomp", NULL, u->seccomp), "%s%s",
+		  u->seccomp[0] ? u->seccomp : "(unknown)",
+		  !strcmp(u->seccomp, "0") ? " (no filter)" :
+		  !strcmp(u->seccomp, "1") ? " (strict mode)" :
+		  !strcmp(u->seccomp, "2") ? " (filter active)" : "");
 }
 
-static void json_backends(const struct backend_report *rep)
+static void add_kernel(struct fact *root, const struct kernel_facts *k)
 {
+	struct fact *o = fact_obj(root, "kernel", "kernel facts");
+	struct fact *f;
+
+	fact_str(o, "release", NULL, k->release);
+	add_uring(o, &k->uring);
+	if (k->memlock_known) {
+		f = fact_obj(o, "memlock", "RLIMIT_MEMLOCK");
+		add_rlim(f, "soft", k->memlock.rlim_cur);
+		add_rlim(f, "hard", k->memlock.rlim_max);
+	} else {
+		fact_text(fact_null(o, "memlock", "RLIMIT_MEMLOCK"), "unknown");
+	}
+	if (k->cap_ipc_lock < 0)
+		fact_text(fact_null(o, "cap_ipc_lock", "CAP_IPC_LOCK"), "unknown");
+	else
+		fact_note(fact_bool(o, "cap_ipc_lock", "CAP_IPC_LOCK",
+				    k->cap_ipc_lock),
+			  "%s", k->cap_ipc_lock ?
+			  "(pins are not charged to RLIMIT_MEMLOCK)" :
+			  "(pins count against RLIMIT_MEMLOCK)");
+	fact_text(fact_numstr(o, "leases_enable", "fs.leases-enable",
+			      k->leases_enable),
+		  "%s", k->leases_enable[0] ? k->leases_enable :
+		  "(no such sysctl)");
+	f = fact_numstr(o, "lease_break_time", "fs.lease-break-time",
+			k->lease_break_time);
+	if (k->lease_break_time[0])
+		fact_note(f, "s");
+	else
+		fact_text(f, "(no such sysctl)");
+}
+
+static void add_backends(struct fact *root, const struct backend_report *rep)
+{
+	struct fact *arr = fact_arr(root, "backends", "backends (best first)");
 	int b;
 
-	printf("\"backends\":[");
 	for (b = 1; b <= ZC_BACKEND_MAX; b++) {
 		const struct backend_report *r = &rep[b];
+		struct fact *o = fact_obj(arr, NULL, NULL);
 
-		printf("%s{\"id\":%d,\"name\":", b > 1 ? "," : "", b);
-		json_str(zc_backend_name((enum zc_backend)b));
-		if (r->err < 0) {
-			printf(",\"available\":false,\"caps\":[],\"reason\":");
-			json_str(zc_strerror(r->err));
-		} else {
-			printf(",\"available\":%s,\"caps\":",
-			       r->info.available ? "true" : "false");
-			json_names(r->info.caps, cap_names, NR_CAP_NAMES);
-			printf(",\"reason\":");
-			json_str(r->info.reason);
-		}
-		printf("}");
+		fact_int(o, "id", NULL, b);
+		fact_title(fact_str(o, "name", NULL,
+				    zc_backend_name((enum zc_backend)b)));
+		fact_bool(o, "available", NULL, r->err >= 0 && r->info.available);
+		fact_bits(o, "caps", NULL, r->err < 0 ? 0 : r->info.caps,
+			  zc_cap_name);
+		fact_str(o, "reason", NULL,
+			 r->err < 0 ? zc_strerror(r->err) : r->info.reason);
 	}
-	printf("]");
 }
 
-static void json_reg(const struct reg_report *rr)
+static void add_reg(struct fact *parent, const char *key, const char *label,
+		    const struct reg_report *rr)
 {
+	struct fact *o = fact_obj(parent, key, label);
+	struct fact *arr;
+	char buf[32];
 	int i;
 
+	fact_bool(o, "skipped", NULL, rr->skipped);
 	if (rr->skipped) {
-		printf("{\"skipped\":true,\"reason\":");
-		json_str(rr->skip_reason);
-		printf("}");
+		fact_str(o, "reason", NULL, rr->skip_reason);
 		return;
 	}
-	printf("{\"skipped\":false,\"length\":%zu,\"file_offset\":%" PRIu64
-	       ",\"access\":",
-	       rr->length, rr->file_offset);
-	json_str(access_words(rr->access));
+	fact_text(fact_uint(o, "length", NULL, rr->length), "%s",
+		  human_bytes(rr->length, buf, sizeof buf));
+	fact_uint(o, "file_offset", "file offset", rr->file_offset);
+	fact_str(o, "access", NULL, access_words(rr->access));
 	if (rr->err < 0) {
-		printf(",\"error\":");
-		json_str(zc_strerror(rr->err));
-		printf(",\"errno\":%d,\"backend\":null,\"attempts\":[]}",
-		       -rr->err);
+		fact_str(o, "error", NULL, zc_strerror(rr->err));
+		fact_int(o, "errno", NULL, -rr->err);
+		fact_null(o, "backend", NULL);
+		fact_arr(o, "attempts", NULL);
 		return;
 	}
-	printf(",\"error\":null,\"backend\":");
-	json_str(zc_backend_name(rr->backend));
-	printf(",\"attempts\":[");
+	fact_null(o, "error", NULL);
+	fact_str(o, "backend", NULL, zc_backend_name(rr->backend));
+	arr = fact_arr(o, "attempts", NULL);
 	for (i = 0; i < rr->nr_attempts; i++) {
 		const struct zc_attempt *a = &rr->attempts[i];
+		struct fact *e = fact_obj(arr, NULL, NULL);
 
-		printf("%s{\"backend\":", i ? "," : "");
-		json_str(zc_backend_name(a->backend));
-		printf(",\"error\":");
+		fact_title(fact_text(fact_str(e, "backend", NULL,
+					      zc_backend_name(a->backend)),
+				     "%d. %s", i + 1, zc_backend_name(a->backend)));
 		if (a->error)
-			json_str(zc_strerror(a->error));
+			fact_str(e, "error", NULL, zc_strerror(a->error));
 		else
-			printf("null");
-		printf(",\"errno\":%d,\"reason\":", -a->error);
-		json_str(a->reason);
-		printf("}");
+			fact_text(fact_null(e, "error", NULL), "none (in use)");
+		fact_int(e, "errno", NULL, -a->error);
+		fact_str(e, "reason", NULL, a->reason);
 	}
-	printf("]}");
+	if (rr->attempts_err < 0)
+		fact_str(o, "attempts_error", "attempts error",
+			 zc_strerror(rr->attempts_err));
 }
 
-static void json_file(const struct file_report *fr)
+/* a string that is null when empty */
+static struct fact *add_str_or_null(struct fact *parent, const char *key,
+				    const char *label, const char *v)
+{
+	return v[0] ? fact_str(parent, key, label, v)
+		    : fact_null(parent, key, label);
+}
+
+static void add_file(struct fact *arr, const struct file_report *fr)
 {
 	const struct zc_file_info *in = &fr->info;
+	struct fact *o = fact_obj(arr, NULL, NULL);
+	char buf[32];
 
-	printf("{\"path\":");
-	json_str(fr->path);
+	fact_title(fact_text(fact_str(o, "path", NULL, fr->path), "file %s",
+			     fr->path));
 	if (fr->error[0]) {
-		printf(",\"error\":");
-		json_str(fr->error);
-		printf("}");
+		fact_str(o, "error", NULL, fr->error);
 		return;
 	}
-	printf(",\"error\":null,\"opened\":\"%s\",\"fs_name\":",
-	       fr->rdwr ? "read-write" : "read-only");
-	json_str(in->fs_name);
-	printf(",\"fs_magic\":%" PRIu32 ",\"flags\":", in->fs_magic);
-	json_names(in->flags, file_flag_names, NR_FILE_FLAG_NAMES);
-	printf(",\"size\":%" PRIu64 ",\"dio_mem_align\":%" PRIu32
-	       ",\"dio_offset_align\":%" PRIu32 ",\"dev\":\"%" PRIu32
-	       ":%" PRIu32 "\",\"blockdev\":",
-	       in->file_size, in->dio_mem_align, in->dio_offset_align,
-	       in->dev_major, in->dev_minor);
-	if (in->blockdev[0])
-		json_str(in->blockdev);
+	fact_null(o, "error", NULL);
+	fact_str(o, "opened", NULL, fr->rdwr ? "read-write" : "read-only");
+	fact_str(o, "fs_name", "file system", in->fs_name);
+	fact_text(fact_uint(o, "fs_magic", "fs magic", in->fs_magic),
+		  "0x%08" PRIx32, in->fs_magic);
+	fact_bits(o, "flags", NULL, in->flags, file_flag_name);
+	fact_note(fact_uint(o, "size", NULL, in->file_size), "bytes");
+	fact_text(fact_uint(o, "dio_mem_align", "O_DIRECT memory align",
+			    in->dio_mem_align),
+		  "%s", in->dio_mem_align ? human_bytes(in->dio_mem_align, buf,
+							 sizeof buf)
+					  : "unknown or not supported");
+	fact_text(fact_uint(o, "dio_offset_align", "O_DIRECT offset align",
+			    in->dio_offset_align),
+		  "%s", in->dio_offset_align ?
+		  human_bytes(in->dio_offset_align, buf, sizeof buf) :
+		  "unknown or not supported");
+	snprintf(buf, sizeof buf, "%" PRIu32 ":%" PRIu32, in->dev_major,
+		 in->dev_minor);
+	fact_str(o, "dev", "device number", buf);
+	add_str_or_null(o, "blockdev", "block device", in->blockdev);
+	add_str_or_null(o, "pci_bdf", "PCI device", in->pci_bdf);
+	if (in->max_segments)
+		fact_note(fact_uint(o, "max_segments", "max segments",
+				    in->max_segments),
+			  "per request (O_DIRECT ops over more pages go as "
+			  "plain reads/writes)");
 	else
-		printf("null");
-	printf(",\"pci_bdf\":");
-	if (in->pci_bdf[0])
-		json_str(in->pci_bdf);
+		fact_text(fact_uint(o, "max_segments", "max segments", 0),
+			  "unknown");
+	if (in->numa_node >= 0)
+		fact_int(o, "numa_node", "NUMA node", in->numa_node);
 	else
-		printf("null");
-	printf(",\"max_segments\":%" PRIu32 ",\"numa_node\":%d,\"lease_reason\":",
-	       in->max_segments, in->numa_node);
-	json_str(in->lease_reason);
-	printf(",\"anon_registration\":");
-	json_reg(&fr->reg[REG_ANON]);
-	printf(",\"map_file_registration\":");
-	json_reg(&fr->reg[REG_MAP_FILE]);
-	printf("}");
+		fact_text(fact_int(o, "numa_node", "NUMA node", in->numa_node),
+			  "unknown");
+	fact_str(o, "lease_reason", "lease", in->lease_reason);
+	add_reg(o, "anon_registration", "registration of anonymous memory",
+		&fr->reg[REG_ANON]);
+	add_reg(o, "map_file_registration",
+		"ZC_REG_MAP_FILE registration at offset 0",
+		&fr->reg[REG_MAP_FILE]);
 }
 
-static void print_json(const struct kernel_facts *k,
-		       const struct backend_report *rep,
-		       const struct file_report *files, int nr_files)
+static struct fact *build_report(const struct kernel_facts *k,
+				 const struct backend_report *rep,
+				 const struct file_report *files, int nr_files)
 {
+	struct fact *root = fact_root(), *arr;
 	unsigned v = zc_version();
+	char buf[32];
 	int i;
 
-	printf("{\"version\":\"%u.%u.%u\",", v >> 16, (v >> 8) & 0xff,
-	       v & 0xff);
-	json_backends(rep);
-	putchar(',');
-	json_kernel(k);
-	printf(",\"files\":[");
-	for (i = 0; i < nr_files; i++) {
-		if (i)
-			putchar(',');
-		json_file(&files[i]);
-	}
-	printf("]}\n");
+	snprintf(buf, sizeof buf, "%u.%u.%u", v >> 16, (v >> 8) & 0xff,
+		 v & 0xff);
+	fact_str(root, "version", "libzerocopy", buf);
+	snprintf(buf, sizeof buf, "%d.%d.%d", ZC_VERSION_MAJOR,
+		 ZC_VERSION_MINOR, ZC_VERSION_PATCH);
+	fact_str(root, "built_against", "zcinfo built against", buf);
+	add_backends(root, rep);
+	add_kernel(root, k);
+	arr = fact_arr(root, "files", NULL);
+	for (i = 0; i < nr_files; i++)
+		add_file(arr, &files[i]);
+	return root;
 }
 
 /* ------------------------------------------------------------------ */
@@ -979,6 +724,7 @@ int main(int argc, char **argv)
 	struct zc_ctx_params params;
 	struct kernel_facts kernel;
 	struct file_report *files;
+	struct fact *report;
 	struct zc_ctx *ctx;
 	bool json = false, opts_done = false;
 	int i, nr_files = 0, status = 0, ret;
@@ -1027,10 +773,12 @@ int main(int argc, char **argv)
 		if (!probe_file(ctx, &files[i]))
 			status = 1;
 
+	report = build_report(&kernel, backends, files, nr_files);
 	if (json)
-		print_json(&kernel, backends, files, nr_files);
+		report_json(stdout, report);
 	else
-		print_text(&kernel, backends, files, nr_files);
+		report_text(stdout, report);
+	fact_free(report);
 
 	for (i = 0; i < nr_files; i++) {
 		free(files[i].reg[REG_ANON].attempts);
