@@ -50,9 +50,9 @@ static struct pl_ctx *pl_ctx_of(struct zc_ctx *ctx)
 }
 
 /* the next registration in the file's list: r->priv is only the link */
-static struct zc_reg **next_of(struct zc_reg *r)
+static struct zc_reg *next_of(const struct zc_reg *r)
 {
-	return (struct zc_reg **)&r->priv;
+	return r->priv;
 }
 
 static int pl_check_params(const struct zc_ctx_params *p, const struct zc_log *log)
@@ -193,14 +193,14 @@ static void pl_on_break(struct zc_lease *l)
 			f->fd);
 		regs = pf->regs;
 		pf->regs = NULL;
-		for (struct zc_reg *r = regs; r; r = *next_of(r))
+		for (struct zc_reg *r = regs; r; r = next_of(r))
 			zc_reg_revoke_begin(r);
 		lease_release(pf);
 		while (regs) {
 			struct zc_reg *r = regs;
 
-			regs = *next_of(r);
-			*next_of(r) = NULL;
+			regs = next_of(r);
+			r->priv = NULL;
 			zc_reg_revoke_end(r, 0);
 		}
 	}
@@ -274,7 +274,7 @@ static int pl_reg(struct zc_reg *r, char *reason, size_t len)
 		goto out;
 	}
 	pf = f->priv[PL];
-	*next_of(r) = pf->regs;
+	r->priv = pf->regs;
 	pf->regs = r;
 	snprintf(reason + strlen(reason), len - strlen(reason),
 		 " under a write lease");
@@ -288,11 +288,16 @@ static bool unlink_leased(struct zc_reg *r)
 {
 	struct pl_file *pf = r->file->priv[PL];
 
-	for (struct zc_reg **p = &pf->regs; *p; p = next_of(*p)) {
-		if (*p == r) {
-			*p = *next_of(r);
-			return true;
-		}
+	struct zc_reg *prev = NULL;
+
+	for (struct zc_reg *it = pf->regs; it; prev = it, it = next_of(it)) {
+		if (it != r)
+			continue;
+		if (prev)
+			prev->priv = r->priv;
+		else
+			pf->regs = r->priv;
+		return true;
 	}
 	return false;
 }
