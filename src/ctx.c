@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Context: parameters, environment, one probe of every backend, stats. */
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "sys/uring.h"
 
 #define ZC_CTX_FIELDS_ALL                                                     \
 	(ZC_CTX_FIELD_BACKENDS | ZC_CTX_FIELD_PD | ZC_CTX_FIELD_QUEUE_DEPTH |  \
@@ -14,34 +14,9 @@
 	 ZC_CTX_FIELD_FLAGS | ZC_CTX_FIELD_LOG_FN | ZC_CTX_FIELD_LOG_LEVEL |    \
 	 ZC_CTX_FIELD_LEASE_SIGNAL)
 #define ZC_CTX_FLAGS_ALL ZC_CTX_NO_URING
-#define ZC_MAX_QUEUE_DEPTH 4096u
 #define ZC_MIN_BOUNCE_BYTES (64u << 10)
 /* staging is a table of 1 MiB chunks: 64 GiB is 65536 of them */
 #define ZC_MAX_BOUNCE_BYTES (UINT64_C(64) << 30)
-
-/* Backends compiled into this build, indexed by enum zc_backend. */
-static const struct zc_backend_ops *const built_backends[ZC_BACKEND_MAX + 1] = {
-	[ZC_BACKEND_PIN_LEASE] = &zc_pin_lease_ops,
-	[ZC_BACKEND_URING_FIXED] = &zc_uring_fixed_ops,
-	[ZC_BACKEND_BOUNCE] = &zc_bounce_ops,
-};
-
-/* Why a backend is absent from this build, in words a user can act on. */
-static const char *not_built_reason(enum zc_backend b)
-{
-	switch (b) {
-	case ZC_BACKEND_ODP_MR:
-		return ZC_HAVE_IBVERBS ?
-			"not built: the odp_mr backend is not part of libzerocopy 0.1" :
-			"not built: " ZC_WHY_NO_IBVERBS;
-	case ZC_BACKEND_P2P_BAR:
-		return ZC_HAVE_LIBPCI ?
-			"not built: the p2p_bar backend is not part of libzerocopy 0.1" :
-			"not built: " ZC_WHY_NO_LIBPCI;
-	default:
-		return "not built";
-	}
-}
 
 _Atomic unsigned zc_fork_generation;
 static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
@@ -125,11 +100,13 @@ static int check_params(const struct zc_ctx_params *p, struct zc_log *log)
 			p->log_level);
 		return -EINVAL;
 	}
-	if ((m & ZC_CTX_FIELD_LEASE_SIGNAL) &&
-	    (p->lease_signal < SIGRTMIN || p->lease_signal > SIGRTMAX)) {
-		zc_logf(log, ZC_LOG_ERROR, "zc_ctx_create: lease_signal %d is not a "
-			"real-time signal (%d..%d)", p->lease_signal, SIGRTMIN, SIGRTMAX);
-		return -EINVAL;
+	/* then the fields the backends own */
+	for (unsigned i = 0; zc_registry_at(i); i++) {
+		const struct zc_backend_ops *ops = zc_registry_at(i);
+		int ret = ops->check_params ? ops->check_params(p, log) : 0;
+
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -142,9 +119,8 @@ static void apply_params(struct zc_ctx *ctx, const struct zc_ctx_params *p)
 	ctx->queue_depth = ZC_DEFAULT_QUEUE_DEPTH;
 	ctx->bounce_bytes = ZC_DEFAULT_BOUNCE_BYTES;
 	ctx->numa_node = -1;
-	ctx->lease_signal = SIGRTMAX - 3;
-	if (m & ZC_CTX_FIELD_LEASE_SIGNAL)
-		ctx->lease_signal = p->lease_signal;
+	if (p)
+		ctx->params = *p;
 	if (m & ZC_CTX_FIELD_BACKENDS)
 		ctx->backends = p->backends;
 	if (m & ZC_CTX_FIELD_PD)
@@ -174,9 +150,14 @@ static int apply_env(struct zc_ctx *ctx, uint64_t *env_backends)
 	}
 	s = getenv("ZC_BACKENDS");
 	if (s && *s && zc_parse_backends(s, env_backends, bad, sizeof(bad))) {
+		char names[128] = "";
+
+		for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names),
+				 "%s%s", b > ZC_BACKEND_P2P_BAR ? ", " : "",
+				 zc_backend_name((enum zc_backend)b));
 		zc_err(ctx, "zc_ctx_create: ZC_BACKENDS: unknown backend '%s' "
-		       "(expected p2p_bar, odp_mr, pin_lease, uring_fixed, bounce or all, "
-		       "optionally after '^')", bad);
+		       "(expected %s or all, optionally after '^')", bad, names);
 		return -EINVAL;
 	}
 	s = getenv("ZC_FAULT");
@@ -193,17 +174,18 @@ static int apply_env(struct zc_ctx *ctx, uint64_t *env_backends)
 	return 0;
 }
 
-static void probe_backends(struct zc_ctx *ctx, uint64_t env_backends)
+/* 0, or -ENOMEM when a probe ran out of memory */
+static int probe_backends(struct zc_ctx *ctx, uint64_t env_backends)
 {
 	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++) {
 		struct zc_backend_state *st = &ctx->be[b];
-		const struct zc_backend_ops *ops = built_backends[b];
+		const struct zc_backend_ops *ops = zc_registry_ops((enum zc_backend)b);
 		int ret;
 
 		st->ops = ops;
 		if (!ops) {
 			snprintf(st->reason, sizeof(st->reason), "%s",
-				 not_built_reason((enum zc_backend)b));
+				 zc_registry_not_built((enum zc_backend)b));
 			continue;
 		}
 		if (!(env_backends & ZC_BACKEND_BIT(b))) {
@@ -217,10 +199,21 @@ static void probe_backends(struct zc_ctx *ctx, uint64_t env_backends)
 			continue;
 		}
 		ret = ops->probe(ctx, st->reason, sizeof(st->reason));
+		if (ret == -ENOMEM)
+			return ret;
 		st->available = ret == 0;
 		zc_dbg(ctx, "probe %s: %s: %s", ops->name,
 		       st->available ? "available" : "unavailable", st->reason);
 	}
+	return 0;
+}
+
+/* sys/uring.c's fault injection, as the core's steps */
+static int uring_fault(void *arg, const char *step)
+{
+	struct zc_ctx *ctx = arg;
+
+	return zc_fault_hit(ctx->faults, ZC_BACKEND_NONE, step);
 }
 
 static void ctx_free(struct zc_ctx *ctx)
@@ -228,9 +221,8 @@ static void ctx_free(struct zc_ctx *ctx)
 	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++)
 		if (ctx->be[b].available && ctx->be[b].ops->cleanup)
 			ctx->be[b].ops->cleanup(ctx);
-	zc_lease_monitor_fini(ctx);
 	zc_staging_fini(ctx);
-	zc_rings_fini(ctx);
+	zc_rings_fini(ctx->rings);
 	zc_events_fini(ctx);
 	zc_fault_free(ctx->faults);
 	free(ctx);
@@ -265,8 +257,6 @@ ZC_API int zc_ctx_create(const struct zc_ctx_params *p, struct zc_ctx **out)
 		ret = zc_events_init(ctx);
 	if (!ret)
 		ret = zc_staging_init(ctx);
-	if (!ret)
-		ret = zc_lease_monitor_init(ctx);
 	if (ret) {
 		ctx_free(ctx);
 		return ret;
@@ -275,8 +265,13 @@ ZC_API int zc_ctx_create(const struct zc_ctx_params *p, struct zc_ctx **out)
 		snprintf(ctx->uring_reason, sizeof(ctx->uring_reason),
 			 "io_uring not used: ZC_CTX_NO_URING");
 	else
-		zc_rings_init(ctx, ctx->uring_reason, sizeof(ctx->uring_reason));
-	probe_backends(ctx, env_backends);
+		zc_rings_init(&ctx->rings, uring_fault, ctx, ctx->uring_reason,
+			      sizeof(ctx->uring_reason));
+	ret = probe_backends(ctx, env_backends);
+	if (ret) {
+		ctx_free(ctx);
+		return ret;
+	}
 	ctx->backends &= env_backends; /* the set registrations start from */
 	*out = ctx;
 	return 0;
@@ -330,7 +325,6 @@ ZC_API int zc_ctx_stats(struct zc_ctx *ctx, struct zc_stats *out,
 	memset(&s, 0, sizeof(s));
 	s.size = ZC_MIN(out_size, sizeof(s));
 	s.fallbacks = atomic_load(&ctx->stats.fallbacks);
-	s.lease_breaks = atomic_load(&ctx->stats.lease_breaks);
 	s.revocations = atomic_load(&ctx->stats.revocations);
 	for (unsigned b = 0; b < ZC_ARRAY_SIZE(s.backend); b++) {
 		s.backend[b].regs = atomic_load(&ctx->stats.backend[b].regs);
@@ -339,6 +333,9 @@ ZC_API int zc_ctx_stats(struct zc_ctx *ctx, struct zc_stats *out,
 		s.backend[b].ops = atomic_load(&ctx->stats.backend[b].ops);
 		s.backend[b].bytes = atomic_load(&ctx->stats.backend[b].bytes);
 	}
+	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++)
+		if (ctx->be[b].ops && ctx->be[b].ops->stats)
+			ctx->be[b].ops->stats(ctx, &s);
 	memcpy(out, &s, s.size);
 	return 0;
 }

@@ -11,31 +11,6 @@
 
 #include "internal.h"
 
-static const char *const backend_names[] = {
-	[ZC_BACKEND_NONE] = "none",
-	[ZC_BACKEND_P2P_BAR] = "p2p_bar",
-	[ZC_BACKEND_ODP_MR] = "odp_mr",
-	[ZC_BACKEND_PIN_LEASE] = "pin_lease",
-	[ZC_BACKEND_URING_FIXED] = "uring_fixed",
-	[ZC_BACKEND_BOUNCE] = "bounce",
-};
-
-ZC_API const char *zc_backend_name(enum zc_backend b)
-{
-	if ((unsigned)b < ZC_ARRAY_SIZE(backend_names))
-		return backend_names[b];
-	return "unknown";
-}
-
-enum zc_backend zc_backend_from_name(const char *name, size_t len)
-{
-	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++)
-		if (strlen(backend_names[b]) == len &&
-		    !strncmp(backend_names[b], name, len))
-			return (enum zc_backend)b;
-	return ZC_BACKEND_NONE;
-}
-
 static void set_err(char *err, size_t errlen, const char *tok, size_t len)
 {
 	if (errlen)
@@ -151,73 +126,69 @@ int zc_parse_errno(const char *s, size_t len)
 /* ZC_FAULT=<backend|core>:<step>:<errno>[:<nth>][,...]               */
 
 #define ZC_FAULT_MAX 16
-#define ZC_FAULT_EVERY_BACKEND (-1) /* a step every backend passes */
-
 /*
- * The steps the library passes to zc_fault_hit(), by site: core
- * (ZC_BACKEND_NONE), one backend, or every backend. A rule naming another
- * step could never fire, and a rehearsal with a typo in it would pass
- * without its fault, so such a rule is refused. Keep this table, the
- * zc_fault_hit() calls and the list in libzerocopy(7) the same.
+ * The steps the library passes to zc_fault_hit(): the core's
+ * (ZC_BACKEND_NONE) are listed here, "reg" is passed for every backend
+ * (select.c), and each backend lists its own in its ops table. A rule
+ * naming another step could never fire, and a rehearsal with a typo in it
+ * would pass without its fault, so such a rule is refused. Keep these
+ * lists, the zc_fault_hit() calls and the list in libzerocopy(7) the same.
  */
-static const struct zc_fault_step {
-	int site;
-	const char *name;
-} fault_steps[] = {
-	{ ZC_BACKEND_NONE, "ring_setup" },          /* sys/uring.c */
-	{ ZC_BACKEND_NONE, "clone" },               /* sys/uring.c */
-	{ ZC_BACKEND_NONE, "statx" },               /* file.c */
-	{ ZC_BACKEND_NONE, "mmap" },                /* io.c */
-	{ ZC_FAULT_EVERY_BACKEND, "reg" },          /* select.c */
-	{ ZC_BACKEND_PIN_LEASE, "lease" },          /* sys/lease.c */
-	{ ZC_BACKEND_PIN_LEASE, "register" },       /* fixed.c */
-	{ ZC_BACKEND_PIN_LEASE, "io" },             /* fixed.c */
-	{ ZC_BACKEND_URING_FIXED, "register" },     /* fixed.c */
-	{ ZC_BACKEND_URING_FIXED, "io" },           /* fixed.c */
-	{ ZC_BACKEND_BOUNCE, "alloc" },             /* staging.c, io.c */
-	{ ZC_BACKEND_BOUNCE, "io" },                /* backends/bounce.c */
+static const char *const core_steps[] = {
+	"ring_setup", /* ctx.c: the ring set, through sys/uring.c */
+	"clone",      /* ctx.c: buffer cloning, through sys/uring.c */
+	"statx",      /* file.c */
+	"mmap",       /* io.c */
+	NULL,
 };
+static const char *const every_backend_steps[] = { "reg", NULL };
 
-static bool fault_step_at(const struct zc_fault_step *st, enum zc_backend site)
+/* the step lists of site, in the order they are shown */
+static void fault_step_lists(enum zc_backend site, const char *const *lists[2])
 {
-	return st->site == (int)site ||
-	       (st->site == ZC_FAULT_EVERY_BACKEND && site != ZC_BACKEND_NONE);
+	const struct zc_backend_ops *ops = zc_registry_ops(site);
+
+	lists[0] = site == ZC_BACKEND_NONE ? core_steps : every_backend_steps;
+	lists[1] = ops ? ops->fault_steps : NULL;
 }
 
-/* the table's name of step [name, +len) at site, NULL if it has none */
+/* the listed name of step [name, +len) at site, NULL if it has none */
 static const char *fault_step_find(enum zc_backend site, const char *name,
 				   size_t len)
 {
-	for (size_t i = 0; i < ZC_ARRAY_SIZE(fault_steps); i++)
-		if (fault_step_at(&fault_steps[i], site) &&
-		    strlen(fault_steps[i].name) == len &&
-		    !strncmp(fault_steps[i].name, name, len))
-			return fault_steps[i].name;
+	const char *const *lists[2];
+
+	fault_step_lists(site, lists);
+	for (unsigned l = 0; l < 2; l++)
+		for (const char *const *st = lists[l]; st && *st; st++)
+			if (strlen(*st) == len && !strncmp(*st, name, len))
+				return *st;
 	return NULL;
 }
 
 /* "reg, alloc, io": the steps of site, for a message */
 static void fault_steps_list(enum zc_backend site, char *buf, size_t len)
 {
+	const char *const *lists[2];
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < ZC_ARRAY_SIZE(fault_steps) && used < len; i++) {
-		int n;
+	fault_step_lists(site, lists);
+	for (unsigned l = 0; l < 2; l++) {
+		for (const char *const *st = lists[l]; st && *st && used < len; st++) {
+			int n = snprintf(buf + used, len - used, "%s%s",
+					 used ? ", " : "", *st);
 
-		if (!fault_step_at(&fault_steps[i], site))
-			continue;
-		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-			     fault_steps[i].name);
-		if (n < 0)
-			break;
-		used += (size_t)n;
+			if (n < 0)
+				return;
+			used += (size_t)n;
+		}
 	}
 }
 
 struct zc_fault_rule {
 	enum zc_backend backend; /* ZC_BACKEND_NONE = core */
-	const char *step;        /* in fault_steps */
+	const char *step;        /* one of the listed steps */
 	int error;
 	unsigned long nth;   /* 0 = every hit */
 	_Atomic unsigned long hits;

@@ -3,7 +3,8 @@
  * zc_file: one probe of the caller's fd, done at open so that selection and
  * I/O never have to ask the system again: file type and access mode,
  * O_DIRECT and its alignment, DAX, the file system, the backing disk with
- * its PCI function and NUMA node, and whether a file lease could be taken.
+ * its PCI function and NUMA node; then each backend adds what it knows
+ * (its file_open op).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* statx, O_PATH, O_DIRECT */
@@ -24,6 +25,7 @@
 
 #include "internal.h"
 #include "sys/sysfs.h"
+#include "sys/uring.h"
 
 /* kernel ABI values, in case the installed headers predate them */
 #ifndef STATX_ATTR_DAX
@@ -34,7 +36,6 @@
 #else
 #define ZC_STATX_MASK STATX_BASIC_STATS
 #endif
-#define ZC_CAP_LEASE_BIT 28 /* CAP_LEASE in the capability sets */
 
 #define TMPFS_MAGIC_ 0x01021994u
 #define RAMFS_MAGIC_ 0x858458f6u
@@ -274,60 +275,6 @@ static void probe_statx(struct zc_file *f, const char *disk_dir)
 		fallback_dio_align(f, disk_dir);
 }
 
-/* -1 unknown, else the value of fs.leases-enable */
-static int leases_enable(void)
-{
-	FILE *fp = fopen("/proc/sys/fs/leases-enable", "re");
-	int v = -1;
-
-	if (!fp)
-		return -1;
-	if (fscanf(fp, "%d", &v) != 1)
-		v = -1;
-	fclose(fp);
-	return v;
-}
-
-static bool have_cap_lease(void)
-{
-	FILE *fp = fopen("/proc/self/status", "re");
-	unsigned long long caps = 0;
-	char line[256];
-	bool found = false;
-
-	if (!fp)
-		return false;
-	while (!found && fgets(line, sizeof line, fp))
-		found = sscanf(line, "CapEff: %llx", &caps) == 1;
-	fclose(fp);
-	return found && (caps >> ZC_CAP_LEASE_BIT) & 1;
-}
-
-/* the kernel's F_SETLEASE rules, minus the ones that depend on who else
- * has the file open (those are only known when the lease is taken) */
-static void probe_lease(struct zc_file *f, const struct stat *st)
-{
-	struct zc_file_info *info = &f->info;
-	const char *why;
-	int en;
-
-	if (!S_ISREG(st->st_mode)) {
-		why = "no lease: not a regular file";
-	} else if ((en = leases_enable()) != 1) {
-		why = en < 0 ? "no lease: fs.leases-enable unreadable"
-			     : "no lease: fs.leases-enable=0";
-	} else if (geteuid() == st->st_uid) {
-		why = "lease possible (file owner)";
-		info->flags |= ZC_FILE_LEASE_OK;
-	} else if (have_cap_lease()) {
-		why = "lease possible (CAP_LEASE)";
-		info->flags |= ZC_FILE_LEASE_OK;
-	} else {
-		why = "no lease: not the file owner and no CAP_LEASE";
-	}
-	snprintf(info->lease_reason, sizeof info->lease_reason, "%s", why);
-}
-
 /* a slot in every ring's file table, -1 if none (plain fd then) */
 static int register_fixed(struct zc_file *f)
 {
@@ -335,7 +282,7 @@ static int register_fixed(struct zc_file *f)
 
 	if (!f->ctx->rings)
 		return -1;
-	idx = zc_rings_add_file(f->ctx, f->fd);
+	idx = zc_rings_add_file(f->ctx->rings, f->fd);
 	if (idx < 0) {
 		zc_dbg(f->ctx, "zc_file_open: fd %d: no fixed file: %s", f->user_fd,
 		       strerror(-idx));
@@ -354,14 +301,29 @@ static void probe(struct zc_file *f, const struct stat *st)
 	probe_size(f, st);
 	probe_blockdev(f, st, disk_dir, sizeof disk_dir);
 	probe_statx(f, disk_dir);
-	probe_lease(f, st);
 	zc_dbg(f->ctx,
 	       "zc_file_open: fd %d: %s flags 0x%x size %" PRIu64
-	       " dio %u/%u dev %u:%u %s %s node %d; %s",
+	       " dio %u/%u dev %u:%u %s %s node %d",
 	       f->user_fd, f->info.fs_name, f->info.flags, f->info.file_size,
 	       f->info.dio_mem_align, f->info.dio_offset_align,
 	       f->info.dev_major, f->info.dev_minor, f->info.blockdev,
-	       f->info.pci_bdf, f->info.numa_node, f->info.lease_reason);
+	       f->info.pci_bdf, f->info.numa_node);
+}
+
+/* every compiled-in backend, available or not: what zc_file_query reports
+ * must not depend on the context's allowed set */
+static void backends_file_open(struct zc_file *f)
+{
+	for (unsigned i = 0; zc_registry_at(i); i++)
+		if (zc_registry_at(i)->file_open)
+			zc_registry_at(i)->file_open(f);
+}
+
+static void backends_file_close(struct zc_file *f)
+{
+	for (unsigned i = 0; zc_registry_at(i); i++)
+		if (zc_registry_at(i)->file_close)
+			zc_registry_at(i)->file_close(f);
 }
 
 /*
@@ -435,8 +397,9 @@ ZC_API int zc_file_open(struct zc_ctx *ctx, int fd, unsigned flags,
 		f->write_flags = RWF_NOAPPEND;
 	atomic_init(&f->refs, 0);
 	f->serial = zc_file_serial_next();
-	pthread_mutex_init(&f->lease_lock, NULL);
+	pthread_mutex_init(&f->revoke_lock, NULL);
 	probe(f, &st);
+	backends_file_open(f);
 	f->fixed_idx = register_fixed(f);
 	atomic_fetch_add(&ctx->nr_files, 1); /* zc_ctx_destroy refuses while > 0 */
 	*out = f;
@@ -456,12 +419,11 @@ ZC_API void zc_file_close(struct zc_file *f)
 		       refs);
 		return;
 	}
-	/* a lease break being handled right now finishes first */
-	while (atomic_load(&f->monitor_busy))
-		usleep(50);
+	/* a revocation being handled right now finishes first */
+	backends_file_close(f);
 	if (f->fixed_idx >= 0)
-		zc_rings_del_file(f->ctx, f->fixed_idx);
-	pthread_mutex_destroy(&f->lease_lock);
+		zc_rings_del_file(f->ctx->rings, f->fixed_idx);
+	pthread_mutex_destroy(&f->revoke_lock);
 	atomic_fetch_sub(&f->ctx->nr_files, 1);
 	close(f->fd); /* the library's duplicate; the caller's fd is untouched */
 	free(f);

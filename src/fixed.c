@@ -17,22 +17,10 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "sys/proc.h"
 
-static bool has_cap_ipc_lock(void)
-{
-	char line[128];
-	FILE *f = fopen("/proc/self/status", "re");
-	unsigned long long caps = 0;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "CapEff:", 7))
-			caps = strtoull(line + 7, NULL, 16);
-	fclose(f);
-	return caps >> 14 & 1; /* CAP_IPC_LOCK */
-}
+#define ZC_CAP_IPC_LOCK 14 /* in the capability sets */
 
 static void explain_pin_error(const struct zc_reg *r, int err, char *reason,
 			      size_t len)
@@ -44,7 +32,7 @@ static void explain_pin_error(const struct zc_reg *r, int err, char *reason,
 		snprintf(reason, len, "io_uring buffer registration: %s (RLIMIT_MEMLOCK "
 			 "%llu KiB, %s CAP_IPC_LOCK)", strerror(-err),
 			 (unsigned long long)rl.rlim_cur / 1024,
-			 has_cap_ipc_lock() ? "with" : "no");
+			 zc_proc_has_cap(ZC_CAP_IPC_LOCK) ? "with" : "no");
 	} else if ((err == -EFAULT || err == -EOPNOTSUPP) &&
 		   (r->req.flags & ZC_REG_MAP_FILE)) {
 		snprintf(reason, len, "pin refused: %s page-cache mapping cannot be "
@@ -65,7 +53,7 @@ int zc_fixed_pin(struct zc_reg *r, enum zc_backend b, char *reason, size_t len)
 			 "by ZC_FAULT)", strerror(-ret));
 		return ret;
 	}
-	ret = zc_rings_add_buffer(r->ctx, r->addr, r->length, &r->slot_first,
+	ret = zc_rings_add_buffer(r->ctx->rings, r->addr, r->length, &r->slot_first,
 				  &r->slot_count);
 	if (ret) {
 		explain_pin_error(r, ret, reason, len);
@@ -103,7 +91,7 @@ int zc_fixed_pin_file(struct zc_reg *r, enum zc_backend b, char *reason,
 
 void zc_fixed_unpin(struct zc_reg *r)
 {
-	zc_rings_del_buffer(r->ctx, r->slot_first, r->slot_count);
+	zc_rings_del_buffer(r->ctx->rings, r->slot_first, r->slot_count);
 	r->slot_first = -1;
 	r->slot_count = 0;
 }
@@ -177,15 +165,12 @@ int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
 	if (!ret && zc_file_queue_inline(r->file))
 		return -EAGAIN; /* run inside zc_submit */
 	if (!ret && fixed_would_split(r, io))
-		return zc_ring_prep(ring, r->file, io->dir, io->buf, io->len,
-				    io->file_off, -1, cookie);
+		return zc_ring_prep_io(ring, r->file, io, -1, cookie);
 	if (!ret && zc_ring_has_slot(ring, slot))
-		return zc_ring_prep(ring, r->file, io->dir, io->buf, io->len,
-				    io->file_off, slot, cookie);
+		return zc_ring_prep_io(ring, r->file, io, slot, cookie);
 	/* the slot is missing on this ring (or a fault was injected) */
 	zc_note_fallback(r, r->backend, ret ? ret : -ENOENT);
-	ret = zc_ring_prep(ring, r->file, io->dir, io->buf, io->len, io->file_off,
-			   -1, cookie);
+	ret = zc_ring_prep_io(ring, r->file, io, -1, cookie);
 	return ret ? ret : ZC_PREP_FALLBACK;
 }
 
@@ -197,4 +182,22 @@ int zc_fixed_sync(struct zc_reg *r, size_t reg_off, size_t len)
 	uintptr_t base = start & ~(uintptr_t)(page - 1);
 
 	return msync((void *)base, len + (start - base), MS_SYNC) ? -errno : 0;
+}
+
+/*
+ * zc_reg_buf_index for memory in the ring set's slots. No gate: a
+ * revocation may be taking the slots away right now, so the revoked flag
+ * is read atomically and the ring set's lock decides whether the slot is
+ * still live.
+ */
+int zc_fixed_buf_index(const struct zc_reg *r, size_t reg_off, size_t len)
+{
+	int slot;
+
+	if (__atomic_load_n(&r->revoked, __ATOMIC_RELAXED) || !r->slot_count)
+		return -ENODATA;
+	slot = zc_reg_slot(r, reg_off, len);
+	if (slot < 0)
+		return -ERANGE;
+	return zc_rings_slot_live(r->ctx->rings, slot) ? slot : -ENODATA;
 }

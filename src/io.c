@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sys/mem.h"
 
 /* The rest of zc_sys_rw after a first call that moved n of len bytes
  * (or failed): retry EINTR/EAGAIN, continue short transfers. */
@@ -487,11 +488,10 @@ int zc_file_snapshot(struct zc_reg *r, uint64_t off, size_t fill, size_t size,
 		     void **out, char *reason, size_t len)
 {
 	struct zc_file *f = r->file;
-	int node = r->ctx->numa_node >= 0 ? r->ctx->numa_node : f->info.numa_node;
 	ssize_t n;
 	void *p;
 
-	p = zc_mem_alloc(r->ctx, size, node);
+	p = zc_mem_alloc(size, zc_file_numa_node(f));
 	if (!p) {
 		snprintf(reason, len, "copy of the file range: mmap %zu bytes: %s",
 			 size, strerror(ENOMEM));
@@ -516,12 +516,6 @@ int zc_copy_file(struct zc_reg *r, char *reason, size_t len)
 	void *p = NULL; /* set on success; -O3 cannot tell */
 	int ret;
 
-	ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_BOUNCE, "alloc");
-	if (ret) {
-		snprintf(reason, len, "copy of the file range: %s (injected)",
-			 strerror(-ret));
-		return ret;
-	}
 	ret = zc_file_snapshot(r, r->req.file_offset, r->req.length, size, &p,
 			       reason, len);
 	if (ret)

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sys/uring.h"
 
-#define ZC_MAX_QUEUE_DEPTH 4096u
 /* times an op io_uring cancelled goes to the ring again before its
  * -ECANCELED is passed on (see resubmit) */
 #define ZC_MAX_RESUBMITS 8u
@@ -87,7 +87,11 @@ ZC_API int zc_queue_create(struct zc_ctx *ctx, unsigned depth, unsigned flags,
 		q->free_ops[i] = depth - 1 - i;
 	q->nr_free = depth;
 	if (ctx->rings) {
-		q->ring = zc_ring_new(ctx, depth);
+		bool no_table = false;
+
+		q->ring = zc_ring_new(ctx->rings, depth, &no_table);
+		if (no_table)
+			zc_dbg(ctx, "io_uring: no buffer table on a new ring");
 		if (!q->ring)
 			zc_warn(ctx, "zc_queue_create: no io_uring ring; "
 				"operations will complete inline");
@@ -424,7 +428,7 @@ ZC_API void zc_queue_destroy(struct zc_queue *q)
 	while (q->sq_count)
 		op_release(q, sq_pop(q));
 	if (q->ring)
-		zc_ring_free(q->ctx, q->ring);
+		zc_ring_free(q->ctx->rings, q->ring);
 	atomic_fetch_sub(&q->ctx->nr_queues, 1);
 	free(q->free_ops);
 	free(q->done);

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sys/mem.h"
+#include "sys/uring.h"
 
 #define ZC_REG_FIELDS_ALL                                                   \
 	(ZC_REG_FIELD_ADDR | ZC_REG_FIELD_LENGTH | ZC_REG_FIELD_FILE_OFFSET |  \
@@ -184,13 +186,13 @@ ZC_API int zc_reg_destroy(struct zc_reg *r)
 		return -EINVAL;
 	f = r->file;
 	ZC_REFUSE_IN_CHILD(r->ctx, "zc_reg_destroy");
-	/* a lease break revokes under this lock: holding it, destroy sees the
+	/* revocations happen under this lock: holding it, destroy sees the
 	 * registration either before a revocation or after it, never inside */
-	pthread_mutex_lock(&f->lease_lock);
+	pthread_mutex_lock(&f->revoke_lock);
 	inflight = atomic_load(&r->inflight);
 	queued = atomic_load(&r->queued);
 	if (inflight || queued) {
-		pthread_mutex_unlock(&f->lease_lock);
+		pthread_mutex_unlock(&f->revoke_lock);
 		zc_err(r->ctx, "zc_reg_destroy: %d operations still in flight",
 		       inflight + queued);
 		return -EBUSY;
@@ -198,8 +200,8 @@ ZC_API int zc_reg_destroy(struct zc_reg *r)
 	r->ops->dereg(r);
 	/* slots outlive a revocation: a revoked registration's are released
 	 * here (the backend that pinned them releases its own first) */
-	zc_rings_del_buffer(r->ctx, r->slot_first, r->slot_count);
-	pthread_mutex_unlock(&f->lease_lock);
+	zc_rings_del_buffer(r->ctx->rings, r->slot_first, r->slot_count);
+	pthread_mutex_unlock(&f->revoke_lock);
 	atomic_fetch_sub(&r->file->refs, 1);
 	free(r);
 	return 0;
@@ -207,7 +209,7 @@ ZC_API int zc_reg_destroy(struct zc_reg *r)
 
 ZC_API enum zc_backend zc_reg_backend(const struct zc_reg *r)
 {
-	/* a lease break on the monitor thread may change it at any time */
+	/* a revocation on another thread may change it at any time */
 	return r ? __atomic_load_n(&r->backend, __ATOMIC_RELAXED) : ZC_BACKEND_NONE;
 }
 
@@ -234,15 +236,24 @@ ZC_API int zc_reg_attempts(const struct zc_reg *r, struct zc_attempt *out,
 	return (int)r->nr_attempts;
 }
 
+/* r's ops, which a revocation on another thread may be replacing */
+static const struct zc_backend_ops *reg_ops(const struct zc_reg *r)
+{
+	return __atomic_load_n(&r->ops, __ATOMIC_RELAXED);
+}
+
 ZC_API int zc_reg_rdma(const struct zc_reg *r, struct zc_rdma_keys *keys)
 {
+	const struct zc_backend_ops *ops;
+
 	if (!r || !keys) {
 		if (r)
 			zc_err(r->ctx, "zc_reg_rdma: keys is NULL");
 		return -EINVAL;
 	}
-	/* no backend of this release creates a memory region */
-	return -ENODATA;
+	/* only a backend that made a memory region can answer */
+	ops = reg_ops(r);
+	return ops->rdma_keys ? ops->rdma_keys(r, keys) : -ENODATA;
 }
 
 /* ------------------------------------------------------------------ */
@@ -280,15 +291,18 @@ void zc_reg_revoke_begin(struct zc_reg *r)
 void zc_reg_revoke_end(struct zc_reg *r, int error)
 {
 	struct zc_ctx *ctx = r->ctx;
-	enum zc_backend from = r->backend, to = ZC_BACKEND_BOUNCE;
+	enum zc_backend from = r->backend, to = r->ops->revoke_to;
 	bool stay_revoked = r->req.flags & ZC_REG_NO_FALLBACK;
 	char reason[ZC_REASON_LEN] = "";
 	int ret = 0;
 
 	if (!atomic_load(&r->revoking))
 		return; /* zc_reg_revoke_begin found nothing to revoke */
-	/* the lease is gone: now the kernel may spend its time unpinning */
-	zc_rings_drop_pin(ctx, r->slot_first, r->slot_count);
+	/* what caused the revocation has been let go: now the kernel may
+	 * spend its time unpinning */
+	zc_rings_drop_pin(ctx->rings, r->slot_first, r->slot_count);
+	if (to == ZC_BACKEND_NONE)
+		stay_revoked = true; /* the backend has nowhere to go */
 	if (!stay_revoked)
 		ret = r->ops->privatize(r, reason, sizeof(reason));
 	if (ret || stay_revoked) {
@@ -299,15 +313,16 @@ void zc_reg_revoke_end(struct zc_reg *r, int error)
 			       "its memory: %s; the registration is left revoked",
 			       zc_backend_name(from), reason);
 	} else {
-		r->ops = &zc_bounce_ops;
-		__atomic_store_n(&r->backend, ZC_BACKEND_BOUNCE, __ATOMIC_RELAXED);
+		__atomic_store_n(&r->ops, zc_registry_ops(to), __ATOMIC_RELAXED);
+		__atomic_store_n(&r->backend, to, __ATOMIC_RELAXED);
 		r->fallback = true;
 		zc_count(&ctx->stats.fallbacks, 1);
 	}
 	zc_count(&ctx->stats.revocations, 1);
-	zc_info(ctx, "%s registration of %zu bytes revoked; now %s",
+	zc_info(ctx, "%s registration of %zu bytes revoked; now %s%s",
 		zc_backend_name(from), r->length,
-		to == ZC_BACKEND_NONE ? "revoked: I/O fails with EKEYREVOKED" : "on bounce");
+		to == ZC_BACKEND_NONE ? "revoked: I/O fails with EKEYREVOKED" : "on ",
+		to == ZC_BACKEND_NONE ? "" : zc_backend_name(to));
 	zc_event_post(ctx, ZC_EVENT_REVOKED, from, to, r, error);
 	if (to != ZC_BACKEND_NONE)
 		zc_event_post(ctx, ZC_EVENT_BACKEND_CHANGED, from, to, r, error);
@@ -328,7 +343,7 @@ ZC_API int zc_ctx_uring_attach(struct zc_ctx *ctx, int ring_fd)
 		return -EINVAL;
 	}
 	ZC_REFUSE_IN_CHILD(ctx, "zc_ctx_uring_attach");
-	ret = zc_rings_attach(ctx, ring_fd);
+	ret = zc_rings_attach(ctx->rings, ring_fd);
 	if (ret)
 		zc_err(ctx, "zc_ctx_uring_attach: ring fd %d: %s", ring_fd,
 		       ret == -ENOSYS ? ctx->uring_reason : strerror(-ret));
@@ -345,7 +360,7 @@ ZC_API int zc_ctx_uring_detach(struct zc_ctx *ctx, int ring_fd)
 		return -EINVAL;
 	}
 	ZC_REFUSE_IN_CHILD(ctx, "zc_ctx_uring_detach");
-	ret = zc_rings_detach(ctx, ring_fd);
+	ret = zc_rings_detach(ctx->rings, ring_fd);
 	if (ret)
 		zc_err(ctx, "zc_ctx_uring_detach: ring fd %d: %s", ring_fd,
 		       strerror(-ret));
@@ -354,19 +369,14 @@ ZC_API int zc_ctx_uring_detach(struct zc_ctx *ctx, int ring_fd)
 
 ZC_API int zc_reg_buf_index(const struct zc_reg *r, size_t reg_off, size_t len)
 {
-	int slot;
+	const struct zc_backend_ops *ops;
 
 	/* silent, unlike the other calls: applications ask once per I/O, and
 	 * a refusal here is an answer (use the plain path), not a mistake */
 	if (!r || !len || reg_off > r->length || len > r->length - reg_off)
 		return -EINVAL;
-	/* no gate here: a lease break may be moving r to bounce right now,
-	 * and the ring set's lock decides below whether the slot is live */
-	if (__atomic_load_n(&r->revoked, __ATOMIC_RELAXED) ||
-	    zc_reg_backend(r) == ZC_BACKEND_BOUNCE || !r->slot_count)
-		return -ENODATA;
-	slot = zc_reg_slot(r, reg_off, len);
-	if (slot < 0)
-		return -ERANGE;
-	return zc_rings_slot_live(r->ctx, slot) ? slot : -ENODATA;
+	/* no gate here: a revocation may be moving r to another backend
+	 * right now; the backend's answer takes that into account */
+	ops = reg_ops(r);
+	return ops->buf_index ? ops->buf_index(r, reg_off, len) : -ENODATA;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Backend selection for one registration: every allowed backend scores the
- * request or declines with a reason; candidates are tried best score
- * first; every refusal and every try is recorded as an attempt.
+ * request or declines with a reason; candidates are tried in the
+ * registry's order of preference (src/backends/registry.c); every refusal
+ * and every try is recorded as an attempt.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,23 +33,25 @@ struct candidate {
 	int score;
 };
 
-/* Score every allowed backend; refusals are recorded in enum order. */
+/* Score every allowed backend; refusals are recorded in registry order. */
 static unsigned score_all(struct zc_reg *r, uint64_t allowed,
 			  struct candidate *c, int *last_refusal)
 {
 	struct zc_ctx *ctx = r->ctx;
 	char reason[ZC_REASON_LEN];
+	const struct zc_backend_ops *ops;
 	unsigned n = 0;
 
-	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++) {
+	/* backends absent from the build are zc_ctx_query's business */
+	for (unsigned k = 0; (ops = zc_registry_at(k)); k++) {
+		const enum zc_backend b = ops->id;
 		const struct zc_backend_state *st = &ctx->be[b];
 		int score;
 
-		/* backends absent from the build are zc_ctx_query's business */
-		if (!(allowed & ZC_BACKEND_BIT(b)) || !st->ops)
+		if (!(allowed & ZC_BACKEND_BIT(b)))
 			continue;
 		if (!st->available) {
-			record(r, (enum zc_backend)b, -EOPNOTSUPP, st->reason);
+			record(r, b, -EOPNOTSUPP, st->reason);
 			*last_refusal = -EOPNOTSUPP;
 			continue;
 		}
@@ -57,15 +60,15 @@ static unsigned score_all(struct zc_reg *r, uint64_t allowed,
 		if (score == ZC_SCORE_NOT_APPLICABLE)
 			continue;
 		if (score < 0) {
-			record(r, (enum zc_backend)b, score, reason);
+			record(r, b, score, reason);
 			*last_refusal = score;
 			continue;
 		}
-		/* insertion sort, stable: equal scores keep preference order */
+		/* insertion sort, stable: equal scores keep registry order */
 		unsigned i = n++;
 		for (; i > 0 && c[i - 1].score < score; i--)
 			c[i] = c[i - 1];
-		c[i] = (struct candidate){ (enum zc_backend)b, score };
+		c[i] = (struct candidate){ b, score };
 	}
 	return n;
 }
@@ -125,7 +128,9 @@ int zc_select_and_register(struct zc_reg *r, uint64_t allowed)
 	unsigned n;
 
 	if (r->req.flags & ZC_REG_REQUIRE_ZEROCOPY)
-		allowed &= ~ZC_BACKEND_BIT(ZC_BACKEND_BOUNCE);
+		for (unsigned i = 0; zc_registry_at(i); i++)
+			if (!(zc_registry_at(i)->caps & ZC_CAP_ZEROCOPY))
+				allowed &= ~ZC_BACKEND_BIT(zc_registry_at(i)->id);
 	n = score_all(r, allowed, c, &ret);
 	for (unsigned i = 0; i < n; i++) {
 		ret = try_backend(r, c[i].b);

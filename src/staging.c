@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sys/mem.h"
 
 struct chunk {
 	void *buf;
@@ -63,10 +64,10 @@ static int chunk_new(struct zc_ctx *ctx, struct zc_staging *s, int node)
 	struct chunk *c = &s->chunk[s->count];
 	int ret;
 
-	ret = zc_fault_hit(ctx->faults, ZC_BACKEND_BOUNCE, "alloc");
+	ret = zc_fault_hit(ctx->faults, zc_registry_floor(), "alloc");
 	if (ret)
 		return ret;
-	c->buf = zc_mem_alloc(ctx, s->chunk_size, node);
+	c->buf = zc_mem_alloc(s->chunk_size, node);
 	if (!c->buf)
 		return -ENOMEM;
 	c->node = node;
@@ -98,7 +99,7 @@ int zc_stage_get(struct zc_ctx *ctx, const struct zc_file *owner,
 		 struct zc_stage *out)
 {
 	struct zc_staging *s = ctx->staging;
-	int node = ctx->numa_node >= 0 ? ctx->numa_node : owner->info.numa_node;
+	int node = zc_file_numa_node(owner);
 	struct chunk *c;
 	int i;
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "../backend.h"
 
 static int bounce_probe(struct zc_ctx *ctx, char *reason, size_t len)
 {
@@ -31,7 +31,7 @@ static int bounce_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 		return -EOPNOTSUPP;
 	}
 	if (req->flags & ZC_REG_MAP_FILE)
-		return 0;
+		return 0; /* last in the registry: tried when nothing else took it */
 	if ((req->access & ZC_ACCESS_READ) && !(req->mem & ZC_MEM_WRITABLE)) {
 		snprintf(reason, len, "memory is read-only but ZC_ACCESS_READ "
 			 "stores file data into it");
@@ -53,6 +53,12 @@ static int bounce_reg(struct zc_reg *r, char *reason, size_t len)
 		snprintf(reason, len, "caller memory with normal I/O%s",
 			 zc_file_direct(r->file) ? " (O_DIRECT edges staged)" : "");
 		return 0;
+	}
+	ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_BOUNCE, "alloc");
+	if (ret) {
+		snprintf(reason, len, "copy of the file range: %s (injected)",
+			 strerror(-ret));
+		return ret;
 	}
 	ret = zc_copy_file(r, reason, len);
 	if (!ret)
@@ -84,8 +90,7 @@ static int bounce_prep(struct zc_queue *q, struct zc_reg *r,
 		return ret;
 	if (zc_file_queue_inline(r->file))
 		return -EAGAIN; /* run inside zc_submit */
-	return zc_ring_prep(zc_queue_ring(q), r->file, io->dir, io->buf, io->len,
-			    io->file_off, -1, cookie);
+	return zc_ring_prep_io(zc_queue_ring(q), r->file, io, -1, cookie);
 }
 
 static int bounce_sync(struct zc_reg *r, size_t reg_off, size_t len)
@@ -101,11 +106,16 @@ static int bounce_sync(struct zc_reg *r, size_t reg_off, size_t len)
 	return fdatasync(r->file->fd) ? -errno : 0;
 }
 
+/* alloc: its MAP_FILE copies here, and the core's staging memory, which
+ * serves the floor (registry.c) */
+static const char *const bounce_fault_steps[] = { "alloc", "io", NULL };
+
 const struct zc_backend_ops zc_bounce_ops = {
 	.size = sizeof(struct zc_backend_ops),
 	.id = ZC_BACKEND_BOUNCE,
 	.name = "bounce",
 	.caps = 0,
+	.fault_steps = bounce_fault_steps,
 	.probe = bounce_probe,
 	.score = bounce_score,
 	.reg = bounce_reg,

@@ -7,7 +7,7 @@
  */
 #include <stdio.h>
 
-#include "../internal.h"
+#include "../backend.h"
 
 static int uf_probe(struct zc_ctx *ctx, char *reason, size_t len)
 {
@@ -17,7 +17,7 @@ static int uf_probe(struct zc_ctx *ctx, char *reason, size_t len)
 		snprintf(reason, len, "%s", ctx->uring_reason);
 		return -ENOSYS;
 	}
-	zc_rings_describe(ctx, facts, sizeof(facts));
+	zc_rings_describe(ctx->rings, facts, sizeof(facts));
 	snprintf(reason, len, "io_uring fixed buffers (%u slots of up to 1 GiB; %s)",
 		 ZC_MAX_SLOTS, facts);
 	return 0;
@@ -40,7 +40,7 @@ static int uf_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 	if (req->flags & ZC_REG_MAP_FILE) {
 		int ret = zc_fixed_file_pinnable(fi, reason, len);
 
-		return ret ? ret : fi->flags & ZC_FILE_SHMEM ? 100 : 10;
+		return ret; /* 0 accepts; the registry's order decides the rest */
 	}
 	if (!(req->mem & ZC_MEM_WRITABLE)) {
 		snprintf(reason, len, "memory is read-only: io_uring pins fixed "
@@ -52,7 +52,7 @@ static int uf_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 			 "would hold copy-on-write copies detached from the file");
 		return -EFAULT;
 	}
-	return 100;
+	return 0;
 }
 
 static int uf_reg(struct zc_reg *r, char *reason, size_t len)
@@ -68,11 +68,14 @@ static void uf_dereg(struct zc_reg *r)
 	zc_unmap(r);
 }
 
+static const char *const uf_fault_steps[] = { "register", "io", NULL };
+
 const struct zc_backend_ops zc_uring_fixed_ops = {
 	.size = sizeof(struct zc_backend_ops),
 	.id = ZC_BACKEND_URING_FIXED,
 	.name = "uring_fixed",
 	.caps = ZC_CAP_ZEROCOPY | ZC_CAP_MAP_FILE | ZC_CAP_URING,
+	.fault_steps = uf_fault_steps,
 	.probe = uf_probe,
 	.score = uf_score,
 	.reg = uf_reg,
@@ -80,4 +83,5 @@ const struct zc_backend_ops zc_uring_fixed_ops = {
 	.io = zc_fixed_io,
 	.prep = zc_fixed_prep,
 	.sync = zc_fixed_sync,
+	.buf_index = zc_fixed_buf_index,
 };

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * File leases for pin_lease. The kernel tells a lease holder that someone
- * else wants the file with a signal; the library must not touch the
- * application's signal handling, so the signal is aimed (F_SETOWN_EX with
- * F_OWNER_TID) at one library-owned thread per context that keeps it
- * blocked and reads it from a signalfd. That thread unpins the file's
- * registrations, releases the lease, which unblocks the other process,
- * and only then gives the registrations their copies of the file.
+ * File leases and the thread that hears them break (see sys/lease.h). The
+ * thread only finds the lease a signal is about and calls its on_break;
+ * what a break means is the holder's business.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,58 +17,53 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "sys/lease.h"
+#include "sys/proc.h"
 
 #define ZC_MAX_BREAKS_AT_ONCE 64
 
 struct zc_lease_monitor {
-	struct zc_ctx *ctx;
-	pthread_mutex_t lock; /* files, started; taken after a file's lease_lock */
+	int signo;
+	pthread_mutex_t lock; /* leases, started; taken inside the holders' locks */
 	pthread_cond_t ready;
 	pthread_t thread;
 	bool started;
 	pid_t tid;   /* 0 until the thread runs, -errno if it failed (and exited) */
 	int wake_fd; /* tells the thread to stop */
-	struct zc_file *files;
+	struct zc_lease *leases;
 };
 
-const char *zc_leases_disabled(void)
+int zc_leases_enabled(void)
 {
-	FILE *f = fopen("/proc/sys/fs/leases-enable", "re");
-	int on = 1;
+	int on, ret = zc_proc_read_int("/proc/sys/fs/leases-enable", &on);
 
-	if (f) {
-		if (fscanf(f, "%d", &on) != 1)
-			on = 1;
-		fclose(f);
-	}
-	return on ? NULL : "fs.leases-enable=0";
+	return ret ? ret : on != 0;
 }
 
-int zc_lease_monitor_init(struct zc_ctx *ctx)
+struct zc_lease_monitor *zc_lease_monitor_new(int signo)
 {
 	struct zc_lease_monitor *m = calloc(1, sizeof(*m));
 
 	if (!m)
-		return -ENOMEM;
-	m->ctx = ctx;
+		return NULL;
+	m->signo = signo;
 	m->wake_fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->ready, NULL);
-	ctx->lease_mon = m;
-	return 0;
+	return m;
 }
 
-void zc_lease_monitor_fini(struct zc_ctx *ctx)
+void zc_lease_monitor_free(struct zc_lease_monitor *m)
 {
-	struct zc_lease_monitor *m = ctx->lease_mon;
 	uint64_t one = 1;
 
 	if (!m)
 		return;
 	if (m->started) {
-		if (write(m->wake_fd, &one, sizeof(one)) < 0)
-			zc_warn(ctx, "lease monitor: wake: %s", strerror(errno));
+		/* adding 1 to an eventfd at 0 cannot fail */
+		ssize_t n = write(m->wake_fd, &one, sizeof(one));
+
+		(void)n;
 		pthread_join(m->thread, NULL);
 	}
 	if (m->wake_fd >= 0)
@@ -77,89 +71,63 @@ void zc_lease_monitor_fini(struct zc_ctx *ctx)
 	pthread_cond_destroy(&m->ready);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
-	ctx->lease_mon = NULL;
 }
 
-/* Restore what the application had on its fd before the lease. */
-static void lease_release(struct zc_lease_monitor *m, struct zc_file *f)
+int zc_lease_release(struct zc_lease_monitor *m, struct zc_lease *l)
 {
 	struct f_owner_ex owner = {
-		.type = f->saved_owner_type, .pid = f->saved_owner_pid,
+		.type = l->saved_owner_type, .pid = l->saved_owner_pid,
 	};
+	int ret = 0;
 
-	if (fcntl(f->fd, F_SETLEASE, F_UNLCK) < 0)
-		zc_warn(f->ctx, "F_SETLEASE F_UNLCK on fd %d: %s", f->fd,
-			strerror(errno));
-	fcntl(f->fd, F_SETSIG, f->saved_sig);
-	fcntl(f->fd, F_SETOWN_EX, &owner);
-	f->lease_refs = 0;
+	if (fcntl(l->fd, F_SETLEASE, F_UNLCK) < 0)
+		ret = -errno;
+	/* what the application had on its fd before the lease */
+	fcntl(l->fd, F_SETSIG, l->saved_sig);
+	fcntl(l->fd, F_SETOWN_EX, &owner);
 	pthread_mutex_lock(&m->lock);
-	for (struct zc_file **p = &m->files; *p; p = &(*p)->lease_next) {
-		if (*p == f) {
-			*p = f->lease_next;
+	for (struct zc_lease **p = &m->leases; *p; p = &(*p)->next) {
+		if (*p == l) {
+			*p = l->next;
 			break;
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
+	return ret;
 }
 
-/*
- * Unpin every registration on f, let the breaker go, then give each its
- * copy: the breaker's wait does not grow with the registrations' size.
- * The lease lock is held throughout, so zc_reg_destroy waits for the
- * copies too, and I/O on the registrations waits while r->revoking is set.
- */
-static void break_file(struct zc_lease_monitor *m, struct zc_file *f)
+void zc_lease_quiesce(struct zc_lease *l)
 {
-	struct zc_reg *regs;
-
-	pthread_mutex_lock(&f->lease_lock);
-	if (f->lease_refs) {
-		zc_count(&m->ctx->stats.lease_breaks, 1);
-		zc_info(m->ctx, "lease on fd %d broken: revoking its registrations",
-			f->fd);
-		regs = f->lease_regs;
-		f->lease_regs = NULL;
-		for (struct zc_reg *r = regs; r; r = r->lease_next)
-			zc_reg_revoke_begin(r);
-		lease_release(m, f);
-		while (regs) {
-			struct zc_reg *r = regs;
-
-			regs = r->lease_next;
-			r->lease_next = NULL;
-			zc_reg_revoke_end(r, 0);
-		}
-	}
-	pthread_mutex_unlock(&f->lease_lock);
+	while (atomic_load(&l->busy))
+		usleep(50);
 }
 
 /* A queue overflow of real-time signals arrives as a plain SIGIO without
  * the fd: then every lease that is no longer whole is being broken. */
-static bool lease_breaking(const struct zc_file *f)
+static bool lease_breaking(const struct zc_lease *l)
 {
-	return fcntl(f->fd, F_GETLEASE) != F_WRLCK;
+	return fcntl(l->fd, F_GETLEASE) != l->type;
 }
 
 static void on_signal(struct zc_lease_monitor *m, int fd, bool overflow)
 {
-	struct zc_file *hit[ZC_MAX_BREAKS_AT_ONCE];
+	struct zc_lease *hit[ZC_MAX_BREAKS_AT_ONCE];
 	unsigned n = 0;
 
 	pthread_mutex_lock(&m->lock);
-	for (struct zc_file *f = m->files; f && n < ZC_MAX_BREAKS_AT_ONCE;
-	     f = f->lease_next) {
+	for (struct zc_lease *l = m->leases; l && n < ZC_MAX_BREAKS_AT_ONCE;
+	     l = l->next) {
 		/* an fd number can be reused: a signal queued for an earlier
 		 * lease on this number must not break a new one */
-		if ((overflow || f->fd == fd) && lease_breaking(f)) {
-			atomic_fetch_add(&f->monitor_busy, 1); /* zc_file_close waits */
-			hit[n++] = f;
+		if ((overflow || l->fd == fd) && lease_breaking(l)) {
+			atomic_fetch_add(&l->busy, 1); /* zc_lease_quiesce waits */
+			hit[n++] = l;
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
 	for (unsigned i = 0; i < n; i++) {
-		break_file(m, hit[i]);
-		atomic_fetch_sub(&hit[i]->monitor_busy, 1);
+		hit[i]->on_break(hit[i]);
+		atomic_fetch_sub(&hit[i]->busy, 1);
 	}
 }
 
@@ -172,7 +140,7 @@ static void *monitor_main(void *arg)
 	int sfd;
 
 	sigemptyset(&set);
-	sigaddset(&set, m->ctx->lease_signal);
+	sigaddset(&set, m->signo);
 	sigaddset(&set, SIGIO);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	pthread_mutex_lock(&m->lock);
@@ -262,19 +230,15 @@ static void explain_lease_error(int err, int type, char *reason, size_t len)
 		 type == F_WRLCK ? "F_WRLCK" : "F_RDLCK", strerror(-err), why);
 }
 
-int zc_lease_take(struct zc_file *f, int type, char *reason, size_t len)
+int zc_lease_take(struct zc_lease_monitor *m, struct zc_lease *l, int type,
+		  char *reason, size_t len)
 {
-	struct zc_lease_monitor *m = f->ctx->lease_mon;
 	struct f_owner_ex owner, saved;
 	int ret;
 
-	if (f->lease_refs) {
-		f->lease_refs++;
-		return 0;
-	}
-	/* one lease per open file description: another zc_file on this fd
-	 * (or a dup of it, or another context) already holds it */
-	if (fcntl(f->fd, F_GETLEASE) != F_UNLCK) {
+	/* one lease per open file description: another holder on this fd
+	 * (or a dup of it) already has it */
+	if (fcntl(l->fd, F_GETLEASE) != F_UNLCK) {
 		snprintf(reason, len, "the open file already carries a lease "
 			 "(another zc_file on this fd or a dup of it)");
 		return -EBUSY;
@@ -287,34 +251,28 @@ int zc_lease_take(struct zc_file *f, int type, char *reason, size_t len)
 		snprintf(reason, len, "lease monitor thread: %s", strerror(-ret));
 		return ret;
 	}
-	if (fcntl(f->fd, F_GETOWN_EX, &saved) < 0)
+	if (fcntl(l->fd, F_GETOWN_EX, &saved) < 0)
 		saved = (struct f_owner_ex){ .type = F_OWNER_PID, .pid = 0 };
-	f->saved_owner_type = saved.type;
-	f->saved_owner_pid = saved.pid;
-	f->saved_sig = fcntl(f->fd, F_GETSIG);
-	if (f->saved_sig < 0)
-		f->saved_sig = 0;
-	ret = zc_fault_hit(f->ctx->faults, ZC_BACKEND_PIN_LEASE, "lease");
-	if (!ret && (fcntl(f->fd, F_SETOWN_EX, &owner) < 0 ||
-		     fcntl(f->fd, F_SETSIG, f->ctx->lease_signal) < 0 ||
-		     fcntl(f->fd, F_SETLEASE, type) < 0))
+	l->saved_owner_type = saved.type;
+	l->saved_owner_pid = saved.pid;
+	l->saved_sig = fcntl(l->fd, F_GETSIG);
+	if (l->saved_sig < 0)
+		l->saved_sig = 0;
+	ret = l->inject ? l->inject(l) : 0;
+	if (!ret && (fcntl(l->fd, F_SETOWN_EX, &owner) < 0 ||
+		     fcntl(l->fd, F_SETSIG, m->signo) < 0 ||
+		     fcntl(l->fd, F_SETLEASE, type) < 0))
 		ret = -errno;
 	if (ret) {
 		explain_lease_error(ret, type, reason, len);
-		fcntl(f->fd, F_SETSIG, f->saved_sig);
-		fcntl(f->fd, F_SETOWN_EX, &saved);
+		fcntl(l->fd, F_SETSIG, l->saved_sig);
+		fcntl(l->fd, F_SETOWN_EX, &saved);
 		return ret;
 	}
-	f->lease_refs = 1;
+	l->type = type;
 	pthread_mutex_lock(&m->lock);
-	f->lease_next = m->files;
-	m->files = f;
+	l->next = m->leases;
+	m->leases = l;
 	pthread_mutex_unlock(&m->lock);
 	return 0;
-}
-
-void zc_lease_put(struct zc_file *f)
-{
-	if (f->lease_refs && --f->lease_refs == 0)
-		lease_release(f->ctx->lease_mon, f);
 }

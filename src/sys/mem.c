@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* What kind of memory a caller handed us, and NUMA-local allocation. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "config.h"
+#include "sys/mem.h"
+
 #if ZC_HAVE_LIBNUMA
 #include <numa.h>
 #include <numaif.h>
@@ -97,7 +101,7 @@ int zc_mem_inspect(const void *addr, size_t len, unsigned *out)
 	return 0;
 }
 
-void *zc_mem_alloc(struct zc_ctx *ctx, size_t len, int node)
+void *zc_mem_alloc(size_t len, int node)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -119,7 +123,6 @@ void *zc_mem_alloc(struct zc_ctx *ctx, size_t len, int node)
 #else
 	(void)node;
 #endif
-	(void)ctx;
 	return p;
 }
 

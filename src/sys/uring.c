@@ -8,6 +8,8 @@
  * charge), else registered again. Files get the same index in every
  * ring's fixed-file table. Synchronous calls use no ring (src/fixed.c).
  */
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,19 +17,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "config.h"
+#include "sys/deadline.h"
+#include "sys/proc.h"
+#include "sys/uring.h"
 
 #if ZC_HAVE_LIBURING
 #include <liburing.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-
-/* uapi of newer kernels than liburing 2.3 knows */
-#define ZC_IORING_REGISTER_CLONE_BUFFERS 30
-#define ZC_IORING_REGISTER_DST_REPLACE (1u << 1)
-struct zc_clone_buffers {
-	uint32_t src_fd, flags, src_off, dst_off, nr, pad[3];
-};
 
 #define SLOT_WORDS (ZC_MAX_SLOTS / 64)
 
@@ -44,7 +42,9 @@ enum clone_support { CLONE_UNKNOWN, CLONE_YES, CLONE_NO };
 
 struct zc_ringset {
 	pthread_mutex_t lock;
-	struct zc_fault *faults; /* core:clone forces the re-register path */
+	/* the caller's fault injection: "clone" forces the re-register path */
+	zc_uring_fault_fn fault;
+	void *fault_arg;
 	struct io_uring reg_ring; /* holds the table, runs no I/O */
 	unsigned features;
 	enum clone_support clone;
@@ -74,18 +74,6 @@ static void bit_set(uint64_t *w, unsigned i, bool v)
 				   __ATOMIC_RELAXED);
 }
 
-static int read_int_file(const char *path, int *val)
-{
-	FILE *f = fopen(path, "re");
-	int ret = -ENOENT;
-
-	if (f) {
-		ret = fscanf(f, "%d", val) == 1 ? 0 : -EIO;
-		fclose(f);
-	}
-	return ret;
-}
-
 static bool seccomp_active(void)
 {
 	char line[128];
@@ -110,7 +98,7 @@ static void explain_setup_error(int err, char *reason, size_t len)
 		snprintf(reason, len, "io_uring_setup: %s (kernel without io_uring%s)",
 			 strerror(-err), seccomp_active() ? " or a seccomp filter" : "");
 	} else if (err == -EPERM &&
-		   !read_int_file("/proc/sys/kernel/io_uring_disabled", &disabled) &&
+		   !zc_proc_read_int("/proc/sys/kernel/io_uring_disabled", &disabled) &&
 		   disabled == 2) {
 		snprintf(reason, len, "io_uring disabled by kernel.io_uring_disabled=2");
 	} else if (err == -EPERM && disabled == 1) {
@@ -144,7 +132,8 @@ static int ring_setup(struct io_uring *ring, unsigned depth, unsigned *features)
 	return ret;
 }
 
-int zc_rings_init(struct zc_ctx *ctx, char *reason, size_t len)
+int zc_rings_init(struct zc_ringset **out, zc_uring_fault_fn fault,
+		  void *fault_arg, char *reason, size_t len)
 {
 	struct zc_ringset *rs;
 	int ret;
@@ -154,7 +143,7 @@ int zc_rings_init(struct zc_ctx *ctx, char *reason, size_t len)
 		snprintf(reason, len, "out of memory");
 		return -ENOMEM;
 	}
-	ret = zc_fault_hit(ctx->faults, ZC_BACKEND_NONE, "ring_setup");
+	ret = fault ? fault(fault_arg, "ring_setup") : 0;
 	if (!ret)
 		ret = ring_setup(&rs->reg_ring, 1, &rs->features);
 	if (ret) {
@@ -172,29 +161,28 @@ int zc_rings_init(struct zc_ctx *ctx, char *reason, size_t len)
 	}
 	for (unsigned i = 0; i < ZC_MAX_FIXED_FILES; i++)
 		rs->file_fd[i] = -1;
-	rs->faults = ctx->faults;
+	rs->fault = fault;
+	rs->fault_arg = fault_arg;
 	pthread_mutex_init(&rs->lock, NULL);
 	snprintf(reason, len, "io_uring available (features 0x%x)", rs->features);
-	ctx->rings = rs;
+	*out = rs;
 	return 0;
 }
 
-void zc_rings_fini(struct zc_ctx *ctx)
+void zc_rings_fini(struct zc_ringset *rs)
 {
-	struct zc_ringset *rs = ctx->rings;
 
 	if (!rs)
 		return;
 	io_uring_queue_exit(&rs->reg_ring);
 	pthread_mutex_destroy(&rs->lock);
 	free(rs);
-	ctx->rings = NULL;
 }
 
 static int clone_slots(struct zc_ringset *rs, struct zc_ring *r, unsigned off,
 		       unsigned nr, bool replace)
 {
-	int ret = zc_fault_hit(rs->faults, ZC_BACKEND_NONE, "clone");
+	int ret = rs->fault ? rs->fault(rs->fault_arg, "clone") : 0;
 	struct zc_clone_buffers arg = {
 		.src_fd = (uint32_t)rs->reg_ring.ring_fd,
 		.flags = replace ? ZC_IORING_REGISTER_DST_REPLACE : 0,
@@ -289,9 +277,9 @@ static bool ring_has_file_index(const struct zc_ring *r, int idx)
 	return r->files_ok && idx >= 0 && (unsigned)idx < r->nr_files;
 }
 
-struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth)
+struct zc_ring *zc_ring_new(struct zc_ringset *rs, unsigned depth,
+			    bool *no_table)
 {
-	struct zc_ringset *rs = ctx->rings;
 	struct zc_ring *r;
 	bool have_slots = false;
 
@@ -313,9 +301,9 @@ struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth)
 		have_slots = rs->slot_used[w] != 0;
 	/* a whole-table clone needs no table in the new ring */
 	if (!clone_whole_table(rs, r)) {
-		if (io_uring_register_buffers_sparse(&r->ring, ZC_MAX_SLOTS))
-			zc_dbg(ctx, "io_uring: no buffer table on a new ring");
-		else if (have_slots)
+		*no_table = io_uring_register_buffers_sparse(&r->ring,
+							     ZC_MAX_SLOTS) != 0;
+		if (!*no_table && have_slots)
 			ring_load_slots(rs, r, 0, ZC_MAX_SLOTS, true);
 	}
 	r->next = rs->all;
@@ -324,9 +312,8 @@ struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth)
 	return r;
 }
 
-void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring)
+void zc_ring_free(struct zc_ringset *rs, struct zc_ring *ring)
 {
-	struct zc_ringset *rs = ctx->rings;
 
 	pthread_mutex_lock(&rs->lock);
 	for (struct zc_ring **p = &rs->all; *p; p = &(*p)->next) {
@@ -341,9 +328,8 @@ void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring)
 	free(ring);
 }
 
-int zc_rings_attach(struct zc_ctx *ctx, int ring_fd)
+int zc_rings_attach(struct zc_ringset *rs, int ring_fd)
 {
-	struct zc_ringset *rs = ctx->rings;
 	struct zc_ring *r;
 	int ret = 0;
 
@@ -377,9 +363,8 @@ int zc_rings_attach(struct zc_ctx *ctx, int ring_fd)
 	return ret;
 }
 
-int zc_rings_detach(struct zc_ctx *ctx, int ring_fd)
+int zc_rings_detach(struct zc_ringset *rs, int ring_fd)
 {
-	struct zc_ringset *rs = ctx->rings;
 	struct zc_ring *found = NULL;
 
 	if (!rs)
@@ -401,9 +386,8 @@ int zc_rings_detach(struct zc_ctx *ctx, int ring_fd)
 	return 0;
 }
 
-bool zc_rings_slot_live(struct zc_ctx *ctx, int slot)
+bool zc_rings_slot_live(struct zc_ringset *rs, int slot)
 {
-	struct zc_ringset *rs = ctx->rings;
 	bool live;
 
 	if (!rs || slot < 0)
@@ -432,10 +416,9 @@ static int find_slots(const struct zc_ringset *rs, unsigned n)
 	return -ENOSPC;
 }
 
-int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
+int zc_rings_add_buffer(struct zc_ringset *rs, void *addr, size_t len,
 			int *slot_first, unsigned *slot_count)
 {
-	struct zc_ringset *rs = ctx->rings;
 	unsigned n = (unsigned)((len + ZC_MAX_SLOT_BYTES - 1) / ZC_MAX_SLOT_BYTES);
 	int first, ret;
 
@@ -454,7 +437,7 @@ int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
 
 		rs->slot_iov[first + i] = (struct iovec){
 			.iov_base = (char *)addr + off,
-			.iov_len = ZC_MIN(len - off, ZC_MAX_SLOT_BYTES),
+			.iov_len = len - off < ZC_MAX_SLOT_BYTES ? len - off : ZC_MAX_SLOT_BYTES,
 		};
 	}
 	/* one call: the kernel pins every slot or none */
@@ -476,10 +459,9 @@ int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
 	return 0;
 }
 
-void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first,
+void zc_rings_clear_buffer(struct zc_ringset *rs, int slot_first,
 			   unsigned slot_count, bool keep_pin)
 {
-	struct zc_ringset *rs = ctx->rings;
 	unsigned first = (unsigned)slot_first;
 
 	if (!rs || slot_first < 0 || !slot_count)
@@ -503,9 +485,8 @@ void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first,
 	pthread_mutex_unlock(&rs->lock);
 }
 
-void zc_rings_drop_pin(struct zc_ctx *ctx, int slot_first, unsigned slot_count)
+void zc_rings_drop_pin(struct zc_ringset *rs, int slot_first, unsigned slot_count)
 {
-	struct zc_ringset *rs = ctx->rings;
 	unsigned first = (unsigned)slot_first;
 
 	if (!rs || slot_first < 0 || !slot_count)
@@ -519,22 +500,20 @@ void zc_rings_drop_pin(struct zc_ctx *ctx, int slot_first, unsigned slot_count)
 	pthread_mutex_unlock(&rs->lock);
 }
 
-void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count)
+void zc_rings_del_buffer(struct zc_ringset *rs, int slot_first, unsigned slot_count)
 {
-	struct zc_ringset *rs = ctx->rings;
 
 	if (!rs || slot_first < 0 || !slot_count)
 		return;
-	zc_rings_clear_buffer(ctx, slot_first, slot_count, false);
+	zc_rings_clear_buffer(rs, slot_first, slot_count, false);
 	pthread_mutex_lock(&rs->lock);
 	for (unsigned i = (unsigned)slot_first; i < (unsigned)slot_first + slot_count; i++)
 		bit_set(rs->slot_used, i, false);
 	pthread_mutex_unlock(&rs->lock);
 }
 
-int zc_rings_add_file(struct zc_ctx *ctx, int fd)
+int zc_rings_add_file(struct zc_ringset *rs, int fd)
 {
-	struct zc_ringset *rs = ctx->rings;
 	int idx = -ENFILE;
 
 	if (!rs)
@@ -558,9 +537,8 @@ int zc_rings_add_file(struct zc_ctx *ctx, int fd)
 	return idx;
 }
 
-void zc_rings_del_file(struct zc_ctx *ctx, int idx)
+void zc_rings_del_file(struct zc_ringset *rs, int idx)
 {
-	struct zc_ringset *rs = ctx->rings;
 	int none = -1;
 
 	if (!rs || idx < 0)
@@ -574,7 +552,7 @@ void zc_rings_del_file(struct zc_ctx *ctx, int idx)
 	pthread_mutex_unlock(&rs->lock);
 }
 
-int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
+int zc_ring_prep(struct zc_ring *ring, const struct zc_ring_file *f, bool write,
 		 void *buf, size_t len, uint64_t off, int slot, uint64_t cookie)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->ring);
@@ -583,15 +561,15 @@ int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
 
 	if (!sqe)
 		return -EBUSY;
-	if (slot >= 0 && dir == ZC_DIR_READ)
+	if (slot >= 0 && !write)
 		io_uring_prep_read_fixed(sqe, fd, buf, (unsigned)len, off, slot);
 	else if (slot >= 0)
 		io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)len, off, slot);
-	else if (dir == ZC_DIR_READ)
+	else if (!write)
 		io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
 	else
 		io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
-	if (dir == ZC_DIR_WRITE)
+	if (write)
 		sqe->rw_flags = f->write_flags; /* at off, also on O_APPEND */
 	if (fixed_file)
 		sqe->flags |= IOSQE_FIXED_FILE;
@@ -682,46 +660,43 @@ int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
 	return (int)n;
 }
 
-void zc_rings_describe(struct zc_ctx *ctx, char *buf, size_t len)
+void zc_rings_describe(struct zc_ringset *rs, char *buf, size_t len)
 {
-	struct zc_ringset *rs = ctx->rings;
-
-	if (!rs) {
-		snprintf(buf, len, "%s", ctx->uring_reason);
-		return;
-	}
 	snprintf(buf, len, "features 0x%x, clone-buffers %s", rs->features,
 		 rs->clone == CLONE_YES ? "yes" :
 		 rs->clone == CLONE_NO ? "no (re-register per ring)" : "not tried yet");
 }
 
-#else /* !ZC_HAVE_LIBURING: every caller checks ctx->rings first */
+#else /* !ZC_HAVE_LIBURING: every caller checks for a ring set first */
 
-int zc_rings_init(struct zc_ctx *ctx, char *reason, size_t len)
+int zc_rings_init(struct zc_ringset **out, zc_uring_fault_fn fault,
+		  void *fault_arg, char *reason, size_t len)
 {
-	(void)ctx;
 	snprintf(reason, len, "not built: %s", ZC_WHY_NO_LIBURING);
 	return -ENOSYS;
 }
-void zc_rings_fini(struct zc_ctx *ctx) { (void)ctx; }
-int zc_rings_add_buffer(struct zc_ctx *ctx, void *addr, size_t len,
+void zc_rings_fini(struct zc_ringset *rs) { (void)rs; }
+int zc_rings_add_buffer(struct zc_ringset *rs, void *addr, size_t len,
 			int *slot_first, unsigned *slot_count)
 {
 	return -ENOSYS;
 }
-void zc_rings_del_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count) {}
-void zc_rings_clear_buffer(struct zc_ctx *ctx, int slot_first, unsigned slot_count,
+void zc_rings_del_buffer(struct zc_ringset *rs, int slot_first, unsigned slot_count) {}
+void zc_rings_clear_buffer(struct zc_ringset *rs, int slot_first, unsigned slot_count,
 			   bool keep_pin) {}
-void zc_rings_drop_pin(struct zc_ctx *ctx, int slot_first, unsigned slot_count) {}
-int zc_rings_add_file(struct zc_ctx *ctx, int fd) { return -ENOSYS; }
-void zc_rings_del_file(struct zc_ctx *ctx, int idx) {}
-struct zc_ring *zc_ring_new(struct zc_ctx *ctx, unsigned depth) { return NULL; }
-void zc_ring_free(struct zc_ctx *ctx, struct zc_ring *ring) {}
-int zc_rings_attach(struct zc_ctx *ctx, int ring_fd) { return -ENOSYS; }
-int zc_rings_detach(struct zc_ctx *ctx, int ring_fd) { return -ENOSYS; }
-bool zc_rings_slot_live(struct zc_ctx *ctx, int slot) { return false; }
+void zc_rings_drop_pin(struct zc_ringset *rs, int slot_first, unsigned slot_count) {}
+int zc_rings_add_file(struct zc_ringset *rs, int fd) { return -ENOSYS; }
+void zc_rings_del_file(struct zc_ringset *rs, int idx) {}
+struct zc_ring *zc_ring_new(struct zc_ringset *rs, unsigned depth, bool *no_table)
+{
+	return NULL;
+}
+void zc_ring_free(struct zc_ringset *rs, struct zc_ring *ring) {}
+int zc_rings_attach(struct zc_ringset *rs, int ring_fd) { return -ENOSYS; }
+int zc_rings_detach(struct zc_ringset *rs, int ring_fd) { return -ENOSYS; }
+bool zc_rings_slot_live(struct zc_ringset *rs, int slot) { return false; }
 bool zc_ring_has_slot(const struct zc_ring *ring, int slot) { return false; }
-int zc_ring_prep(struct zc_ring *ring, struct zc_file *f, enum zc_dir dir,
+int zc_ring_prep(struct zc_ring *ring, const struct zc_ring_file *f, bool write,
 		 void *buf, size_t len, uint64_t off, int slot, uint64_t cookie)
 {
 	return -ENOSYS;
@@ -733,8 +708,8 @@ int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
 {
 	return -ENOSYS;
 }
-void zc_rings_describe(struct zc_ctx *ctx, char *buf, size_t len)
+void zc_rings_describe(struct zc_ringset *rs, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s", ctx->uring_reason);
+	snprintf(buf, len, "not built: %s", ZC_WHY_NO_LIBURING);
 }
 #endif

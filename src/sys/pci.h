@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PCI topology through libpci, beside the sysfs helpers (sys/sysfs.h):
+ * from a PCI function up through the bridges above it, by the bus numbers
+ * in their configuration space, the way the kernel decides whether two
+ * functions may do peer-to-peer DMA. Built only where libpci is found.
+ */
+#ifndef ZC_SYS_PCI_H
+#define ZC_SYS_PCI_H
+
+#include <stddef.h>
+
+#define ZC_PCI_BDF_LEN 16 /* "dddd:bb:dd.f" and its NUL */
+
+struct zc_pci;
+
+/* The PCI functions of this machine (dump NULL: libpci's default access
+ * methods, sysfs first), or those of an `lspci -x` dump file (libpci's
+ * dump method: tests hand it a topology). 0, or -errno with a reason. */
+int zc_pci_open(const char *dump, struct zc_pci **out, char *reason,
+		size_t len);
+void zc_pci_close(struct zc_pci *p);
+/* The bridges above function bdf ("dddd:bb:dd.f", or "bb:dd.f" in domain
+ * 0), nearest first, into chain[0..max): how many there are (may exceed
+ * max), or -ENODEV when bdf is not a function of p. */
+int zc_pci_upstream(struct zc_pci *p, const char *bdf,
+		    char (*chain)[ZC_PCI_BDF_LEN], unsigned max);
+
+#endif /* ZC_SYS_PCI_H */
