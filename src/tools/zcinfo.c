@@ -30,6 +30,8 @@
 #endif
 
 #include "report.h"
+#include "sys/proc.h"  /* compiled in: the library's CapEff reader */
+#include "sys/uring.h" /* the clone-buffers uapi, defined once */
 #include "zerocopy.h"
 
 #define PROBE_BYTES (1u << 20) /* size of the sample registrations */
@@ -145,25 +147,13 @@ static const char *const feature_names[] = {
 /* kernel facts, measured by zcinfo itself                              */
 
 #ifdef ZC_TOOL_HAVE_LIBURING
-/* IORING_REGISTER_CLONE_BUFFERS (Linux 6.12) is newer than the liburing
- * headers zcinfo may be built with, so its number and argument are
- * spelled out here. */
-#define ZC_IORING_REGISTER_CLONE_BUFFERS 30
-struct zc_clone_buffers_arg {
-	uint32_t src_fd;
-	uint32_t flags;
-	uint32_t src_off;
-	uint32_t dst_off;
-	uint32_t nr;
-	uint32_t pad[3];
-};
 
 /* Clone the one sparse buffer of a second ring into ring. Success, or an
  * error that says the tables clash, means the kernel knows the opcode; an
  * unknown register opcode gives EINVAL. */
 static void probe_clone_buffers(struct io_uring *ring, struct uring_facts *u)
 {
-	struct zc_clone_buffers_arg arg;
+	struct zc_clone_buffers arg;
 	struct io_uring src;
 	int ret;
 
@@ -260,14 +250,9 @@ static void probe_kernel(struct kernel_facts *k)
 
 	k->memlock_known = getrlimit(RLIMIT_MEMLOCK, &k->memlock) == 0;
 
-	k->cap_ipc_lock = -1;
-	if (status_field("CapEff", capeff, sizeof capeff)) {
-		char *end;
-		unsigned long long caps = strtoull(capeff, &end, 16);
-
-		if (end != capeff)
-			k->cap_ipc_lock = (caps >> 14) & 1; /* CAP_IPC_LOCK */
-	}
+	/* unknown where /proc/self/status cannot be read */
+	k->cap_ipc_lock = status_field("CapEff", capeff, sizeof capeff) ?
+				  zc_proc_has_cap(14 /* CAP_IPC_LOCK */) : -1;
 
 	read_line("/proc/sys/fs/leases-enable", k->leases_enable,
 		  sizeof k->leases_enable);
