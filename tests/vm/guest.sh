@@ -27,8 +27,8 @@ ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 mount -t tmpfs -o mode=1777 shm /dev/shm
-mount -t tmpfs -o mode=1777 tmp /tmp
-mount -t tmpfs -o mode=1777 vartmp /var/tmp
+# /tmp and /var/tmp stay the overlay's: writable, and a build tree there
+# (a CI checkout) is still seen
 ip link set lo up
 ulimit -l unlimited 2>/dev/null
 
