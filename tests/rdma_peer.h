@@ -40,7 +40,8 @@ void zt_rdma_peer_close(struct zt_rdma_peer *p);
  * harness's), and where the peer's own buffers are */
 struct ibv_pd *zt_rdma_peer_target_pd(const struct zt_rdma_peer *p);
 struct ibv_pd *zt_rdma_peer_local_pd(const struct zt_rdma_peer *p);
-/* e.g. "rxe0 -> rxe1 (RoCE v2 GID 1 -> 1, path MTU 4096)" */
+/* initiator -> target, e.g. "rxe1 -> rxe0 (two devices; RoCE v2 GID index
+ * 1 -> 1, path MTU 4096)", with why two devices were not used if not */
 const char *zt_rdma_peer_describe(const struct zt_rdma_peer *p);
 /* the target device's name and its port's active MTU in bytes */
 const char *zt_rdma_peer_target_dev(const struct zt_rdma_peer *p);
