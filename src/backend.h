@@ -118,7 +118,6 @@ int zc_fixed_file_pinnable(const struct zc_file_info *fi, char *reason,
 ssize_t zc_fixed_io(struct zc_reg *r, const struct zc_io *io);
 int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
 		  uint64_t cookie);
-int zc_fixed_sync(struct zc_reg *r, size_t reg_off, size_t len);
 
 int zc_fixed_buf_index(const struct zc_reg *r, size_t reg_off, size_t len);
 
@@ -185,6 +184,13 @@ static inline ssize_t zc_sys_rw(const struct zc_file *f, enum zc_dir dir,
 		return n;
 	return zc_sys_rw_rest(f, dir, buf, len, off, n);
 }
+/* Ordinary I/O on a registration's memory, for backends whose memory
+ * needs no special path (bounce, odp_mr): pread/pwrite, and plain ring
+ * operations in queues (inline on shmem files). Both pass the backend's
+ * "io" fault step. */
+ssize_t zc_plain_io(struct zc_reg *r, const struct zc_io *io);
+int zc_plain_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
+		  uint64_t cookie);
 /* full-range I/O on f with any alignment (edges staged for O_DIRECT) */
 ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 		   uint64_t off);
@@ -199,5 +205,7 @@ int zc_map_seal(struct zc_reg *r, char *reason, size_t len);
 int zc_file_snapshot(struct zc_reg *r, uint64_t off, size_t fill, size_t size,
 		     void **out, char *reason, size_t len);
 void zc_unmap(struct zc_reg *r);
+/* MAP_FILE over the file's own mapping: msync makes the stores durable */
+int zc_map_sync(struct zc_reg *r, size_t reg_off, size_t len);
 
 #endif /* ZC_BACKEND_H */

@@ -72,27 +72,6 @@ static void bounce_dereg(struct zc_reg *r)
 	zc_unmap(r);
 }
 
-static ssize_t bounce_io(struct zc_reg *r, const struct zc_io *io)
-{
-	int ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_BOUNCE, "io");
-
-	if (ret)
-		return ret;
-	return zc_sys_rw(r->file, io->dir, io->buf, io->len, io->file_off);
-}
-
-static int bounce_prep(struct zc_queue *q, struct zc_reg *r,
-		       const struct zc_io *io, uint64_t cookie)
-{
-	int ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_BOUNCE, "io");
-
-	if (ret)
-		return ret;
-	if (zc_file_queue_inline(r->file))
-		return -EAGAIN; /* run inside zc_submit */
-	return zc_ring_prep_io(zc_queue_ring(q), r->file, io, -1, cookie);
-}
-
 static int bounce_sync(struct zc_reg *r, size_t reg_off, size_t len)
 {
 	ssize_t n;
@@ -120,7 +99,7 @@ const struct zc_backend_ops zc_bounce_ops = {
 	.score = bounce_score,
 	.reg = bounce_reg,
 	.dereg = bounce_dereg,
-	.io = bounce_io,
-	.prep = bounce_prep,
+	.io = zc_plain_io,
+	.prep = zc_plain_prep,
 	.sync = bounce_sync,
 };
