@@ -41,6 +41,10 @@ struct zc_backend_ops {
 	 * (which every backend passes, in select.c), NULL-terminated; a rule
 	 * naming any other step is refused */
 	const char *const *fault_steps;
+	/* Optional: nonzero when the backend serves only requests with one
+	 * of these ZC_ACCESS_* bits (an MR backend: the remote ones); to any
+	 * other it does not apply, available or not, and is not recorded */
+	unsigned serves_access;
 
 	/* Optional: check the zc_ctx_params fields this backend owns; called
 	 * for every compiled-in backend before any probe. 0 or -EINVAL, the

@@ -119,6 +119,7 @@ struct zc_ctx {
 	int numa_node;
 	unsigned flags;
 	struct zc_fault *faults; /* NULL unless ZC_FAULT is set */
+	uint64_t quirks_ignored; /* ZC_QUIRKS: bit i lifts quirks.c's entry i */
 
 	struct zc_backend_state be[ZC_BACKEND_MAX + 1];
 

@@ -135,7 +135,7 @@ static void apply_params(struct zc_ctx *ctx, const struct zc_ctx_params *p)
 		ctx->flags = p->flags;
 }
 
-/* ZC_LOG, ZC_BACKENDS and ZC_FAULT: a typo is an error, not a surprise. */
+/* ZC_LOG, ZC_BACKENDS, ZC_QUIRKS and ZC_FAULT: a typo is an error, not a surprise. */
 static int apply_env(struct zc_ctx *ctx, uint64_t *env_backends)
 {
 	const char *s;
@@ -158,6 +158,14 @@ static int apply_env(struct zc_ctx *ctx, uint64_t *env_backends)
 				 zc_backend_name((enum zc_backend)b));
 		zc_err(ctx, "zc_ctx_create: ZC_BACKENDS: unknown backend '%s' "
 		       "(expected %s or all, optionally after '^')", bad, names);
+		return -EINVAL;
+	}
+	/* a lifted quirk changes what the library trusts a device with: a
+	 * name it does not know is refused, never ignored */
+	s = getenv("ZC_QUIRKS");
+	if (s && *s && zc_parse_quirks(s, &ctx->quirks_ignored, bad, sizeof(bad))) {
+		zc_err(ctx, "zc_ctx_create: ZC_QUIRKS: '%s' is not ignore:NAME with "
+		       "a known quirk (zcinfo lists them)", bad);
 		return -EINVAL;
 	}
 	s = getenv("ZC_FAULT");

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* What tests/fake_verbs.c adds to the libibverbs calls it fakes. */
+#ifndef ZT_FAKE_VERBS_H
+#define ZT_FAKE_VERBS_H
+
+/* what is live now, and the last ibv_reg_mr's access bits */
+struct fake_verbs_live {
+	int contexts, pds, mrs;
+	int reg_calls; /* ibv_reg_mr calls since the library was loaded */
+	unsigned last_access;
+	const void *last_pd; /* the PD of the last ibv_reg_mr */
+};
+void fake_verbs_live(struct fake_verbs_live *out);
+
+#endif
