@@ -53,6 +53,17 @@ static void fx_open(struct fx *x)
 	fx_open_ctx(x, NULL, O_RDWR);
 }
 
+/* warnings, such as a failed zc_reg_create's attempts, go to *log */
+static void fx_open_logged(struct fx *x, struct zt_log *log)
+{
+	struct zc_ctx_params p = { .field_mask = ZC_CTX_FIELD_LOG_FN |
+				   ZC_CTX_FIELD_LOG_LEVEL,
+				   .log_fn = zt_log_fn, .log_arg = log,
+				   .log_level = ZC_LOG_WARN };
+
+	fx_open_ctx(x, &p, O_RDWR);
+}
+
 static void fx_close(struct fx *x)
 {
 	zc_file_close(x->f);
@@ -202,13 +213,9 @@ static void check_unavailable(const char *reason_part)
 {
 	struct zc_backend_info bi;
 	struct zt_log log = { 0 };
-	struct zc_ctx_params p = { .field_mask = ZC_CTX_FIELD_LOG_FN |
-				   ZC_CTX_FIELD_LOG_LEVEL,
-				   .log_fn = zt_log_fn, .log_arg = &log,
-				   .log_level = ZC_LOG_WARN };
 	struct fx x;
 
-	fx_open_ctx(&x, &p, O_RDWR);
+	fx_open_logged(&x, &log);
 	query(x.ctx, &bi);
 	ck_assert_msg(!bi.available && strstr(bi.reason, reason_part),
 		      "available %d, reason \"%s\", expected \"%s\"", bi.available,
@@ -292,23 +299,19 @@ END_TEST
 START_TEST(test_odp_reg_mr_failure_leaks_nothing)
 {
 	struct zt_log log = { 0 };
-	struct zc_ctx_params p = { .field_mask = ZC_CTX_FIELD_LOG_FN |
-				   ZC_CTX_FIELD_LOG_LEVEL,
-				   .log_fn = zt_log_fn, .log_arg = &log,
-				   .log_level = ZC_LOG_WARN };
 	struct zc_stats st;
 	struct fx x;
 	int maps;
 
 	setenv("FAKE_VERBS_REG_ERRNO", "ENOMEM", 1);
-	fx_open_ctx(&x, &p, O_RDWR);
+	fx_open_logged(&x, &log);
 	maps = zt_map_count_noheap();
 	/* the error of the last backend tried */
 	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -ENOMEM);
 	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "odp_mr",
 				      "ibv_reg_mr IBV_ACCESS_ON_DEMAND on fake0",
 				      strerror(ENOMEM), NULL), "log: %s", log.text);
-	ck_assert_int_eq(zt_map_count_noheap(), maps); /* the file mapping went */
+	ZT_CK_MAPS_EQ(zt_map_count_noheap(), maps); /* the file mapping went */
 	ck_assert_int_eq(live().mrs, 0);
 	ck_assert_int_eq(zc_ctx_stats(x.ctx, &st, sizeof st), 0);
 	ck_assert_uint_eq(st.backend[ZC_BACKEND_ODP_MR].reg_failures, 1);
@@ -341,15 +344,11 @@ END_TEST
 START_TEST(test_odp_eagain_bounded)
 {
 	struct zt_log log = { 0 };
-	struct zc_ctx_params p = { .field_mask = ZC_CTX_FIELD_LOG_FN |
-				   ZC_CTX_FIELD_LOG_LEVEL,
-				   .log_fn = zt_log_fn, .log_arg = &log,
-				   .log_level = ZC_LOG_WARN };
 	struct fx x;
 	int calls;
 
 	setenv("FAKE_VERBS_REG_ERRNO", "EAGAIN", 1); /* never clears */
-	fx_open_ctx(&x, &p, O_RDWR);
+	fx_open_logged(&x, &log);
 	calls = live().reg_calls;
 	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -EAGAIN);
 	ck_assert_int_eq(live().reg_calls - calls, 8);
@@ -381,17 +380,13 @@ START_TEST(test_odp_fault_reg_steps)
 {
 	static const char *const rules[] = { "odp_mr:reg:EIO", "odp_mr:reg_mr:EIO" };
 	struct zt_log log = { 0 };
-	struct zc_ctx_params p = { .field_mask = ZC_CTX_FIELD_LOG_FN |
-				   ZC_CTX_FIELD_LOG_LEVEL,
-				   .log_fn = zt_log_fn, .log_arg = &log,
-				   .log_level = ZC_LOG_WARN };
 
 	for (unsigned i = 0; i < ZT_ARRAY_SIZE(rules); i++) {
 		struct fx x;
 
 		memset(&log, 0, sizeof log);
 		setenv("ZC_FAULT", rules[i], 1);
-		fx_open_ctx(&x, &p, O_RDWR);
+		fx_open_logged(&x, &log);
 		ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -EIO);
 		ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "odp_mr",
 					      "injected by ZC_FAULT", strerror(EIO), NULL),
@@ -479,15 +474,11 @@ END_TEST
 static void check_quirk_refuses(void)
 {
 	struct zt_log log = { 0 };
-	struct zc_ctx_params p = { .field_mask = ZC_CTX_FIELD_LOG_FN |
-				   ZC_CTX_FIELD_LOG_LEVEL,
-				   .log_fn = zt_log_fn, .log_arg = &log,
-				   .log_level = ZC_LOG_WARN };
 	struct zc_backend_info bi;
 	struct fx x;
 	int calls = live().reg_calls;
 
-	fx_open_ctx(&x, &p, O_RDWR);
+	fx_open_logged(&x, &log);
 	query(x.ctx, &bi);
 	ck_assert_msg(bi.available, "%s", bi.reason); /* ODP itself is there */
 	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -EOPNOTSUPP);
