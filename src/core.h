@@ -41,6 +41,7 @@ struct zc_ringset;
 struct zc_fault;
 struct zc_staging;
 struct zc_backend_ops;
+struct zc_mr_dev;
 
 /* ------------------------------------------------------------------ */
 /* log.c                                                                */
@@ -127,6 +128,11 @@ struct zc_ctx {
 	 * when io_uring is unavailable (see uring_reason) */
 	struct zc_ringset *rings;
 	char uring_reason[ZC_REASON_LEN];
+
+	/* the RDMA device and PD for memory regions (mr.c); NULL: none, see
+	 * mr_reason */
+	struct zc_mr_dev *mr_dev;
+	char mr_reason[ZC_REASON_LEN];
 
 	unsigned fork_generation; /* zc_fork_generation when created */
 	struct zc_staging *staging;
@@ -255,6 +261,7 @@ struct zc_reg {
 	unsigned slot_count;
 
 	void *priv; /* backend-private */
+	void *mr;   /* its RDMA memory region (mr.c), NULL if none */
 	_Atomic int inflight;  /* synchronous calls running (and inline ops) */
 	_Atomic int queued;    /* queue ops prepared and not yet reaped */
 	_Atomic bool revoking; /* a revocation waits for inflight to drain */

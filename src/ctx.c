@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mr.h"
 #include "sys/uring.h"
 
 #define ZC_CTX_FIELDS_ALL                                                     \
@@ -229,6 +230,7 @@ static void ctx_free(struct zc_ctx *ctx)
 	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++)
 		if (ctx->be[b].available && ctx->be[b].ops->cleanup)
 			ctx->be[b].ops->cleanup(ctx);
+	zc_mr_dev_close(ctx);
 	zc_staging_fini(ctx);
 	zc_rings_fini(ctx->rings);
 	zc_events_fini(ctx);
@@ -275,7 +277,10 @@ ZC_API int zc_ctx_create(const struct zc_ctx_params *p, struct zc_ctx **out)
 	else
 		zc_rings_init(&ctx->rings, uring_fault, ctx, ctx->uring_reason,
 			      sizeof(ctx->uring_reason));
-	ret = probe_backends(ctx, env_backends);
+	/* before the probes: the MR backends ask it for their device */
+	ret = zc_mr_dev_open(ctx) == -ENOMEM ? -ENOMEM : 0;
+	if (!ret)
+		ret = probe_backends(ctx, env_backends);
 	if (ret) {
 		ctx_free(ctx);
 		return ret;

@@ -551,17 +551,17 @@ int zc_copy_file(struct zc_reg *r, char *reason, size_t len)
 }
 
 /*
- * Without ZC_ACCESS_WRITE a MAP_FILE registration's memory is read-only
- * once it is pinned or filled, so that no store reaches the file: not
- * through the file's own pages, and not through a copy (zc_sync refuses
- * too). A pin holds the pages, not the permission, so it survives this.
+ * Without ZC_ACCESS_WRITE (or REMOTE_WRITE, whose peer stores zc_sync
+ * writes back) a MAP_FILE registration's memory is read-only once it is
+ * pinned or filled, so that no store reaches the file: not through the
+ * file's own pages, and not through a copy (zc_sync refuses too). A pin holds the pages, not the permission, so it survives this.
  */
 int zc_map_seal(struct zc_reg *r, char *reason, size_t len)
 {
 	int ret;
 
-	if (r->req.access & ZC_ACCESS_WRITE)
-		return 0;
+	if (r->req.access & (ZC_ACCESS_WRITE | ZC_ACCESS_REMOTE_WRITE))
+		return 0; /* a peer's writes land in it (bounce's MR) */
 	if (!mprotect(r->map.base, r->map.size, PROT_READ))
 		return 0;
 	ret = -errno;

@@ -207,8 +207,9 @@ START_TEST(test_odp_not_applicable_without_remote_access)
 }
 END_TEST
 
-/* the reason odp_mr is unavailable, and that a REMOTE registration then
- * fails with every backend's reason instead of landing without an MR */
+/* Without a device: the reason odp_mr is unavailable, and a REMOTE
+ * registration then fails with every backend's reason (bounce's is the
+ * device's too) instead of landing without an MR. */
 static void check_unavailable(const char *reason_part)
 {
 	struct zc_backend_info bi;
@@ -225,17 +226,92 @@ static void check_unavailable(const char *reason_part)
 	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -EOPNOTSUPP);
 	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "odp_mr", reason_part, NULL, NULL),
 		      "log: %s", log.text);
-	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "bounce",
-				      "makes no RDMA memory region", NULL, NULL),
-		      "log: %s", log.text);
+	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "bounce", reason_part,
+				      NULL, NULL), "log: %s", log.text);
+	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "uring_fixed",
+				      "makes no RDMA memory region", NULL, NULL) ||
+		      !zt_uring_expected(), "log: %s", log.text);
 	fx_close(&x);
 	assert_nothing_live();
 }
 
-START_TEST(test_odp_absent_refused_with_reason)
+/* a bounce registration with a normal MR: keys over its memory, the
+ * access without ODP, odp_mr's attempt naming why not */
+static struct zc_reg *reg_on_bounce_mr(struct fx *x, unsigned access,
+				       const char *odp_reason)
 {
+	struct zc_rdma_keys k;
+	struct zc_reg *r;
+	int calls = live().reg_calls;
+
+	ck_assert_int_eq(zt_reg_map_file(x->f, 0, FSIZE, access, 0, &r), 0);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+	assert_attempt(r, ZC_BACKEND_ODP_MR, -EOPNOTSUPP, odp_reason);
+	assert_attempt(r, ZC_BACKEND_BOUNCE, 0, "; normal MR on ");
+	ck_assert_int_eq(live().reg_calls - calls, 1);
+	ck_assert_int_eq(live().mrs, 1);
+	ck_assert(!(live().last_access & IBV_ACCESS_ON_DEMAND));
+	ck_assert_int_eq(zc_reg_rdma(r, &k), 0);
+	ck_assert_uint_eq(k.addr, (uintptr_t)zc_reg_addr(r));
+	ck_assert_int_eq(zt_verify(zc_reg_addr(r), FSIZE, SEED, 0), -1);
+	return r;
+}
+
+/* ODP absent: a normal MR over bounce's copy; a peer's writes into it
+ * reach the file with zc_sync; ZC_REG_REQUIRE_ZEROCOPY refuses the copy */
+START_TEST(test_odp_absent_falls_back_to_normal_mr)
+{
+	struct zc_backend_info bi;
+	struct zc_reg_params p = { .field_mask = ZC_REG_FIELD_LENGTH |
+				   ZC_REG_FIELD_FLAGS | ZC_REG_FIELD_ACCESS,
+				   .length = FSIZE, .access = ZC_ACCESS_REMOTE_READ,
+				   .flags = ZC_REG_MAP_FILE | ZC_REG_REQUIRE_ZEROCOPY };
+	struct zc_reg *r;
+	struct fx x;
+	char *m;
+	uint8_t b;
+
 	setenv("FAKE_VERBS_ODP", "none", 1);
-	check_unavailable("fake0 has no On-Demand Paging (odp_caps.general_caps 0x0)");
+	fx_open(&x);
+	query(x.ctx, &bi);
+	ck_assert_msg(!bi.available && strstr(bi.reason, "fake0 has no On-Demand "
+					       "Paging (odp_caps.general_caps 0x0)"),
+		      "reason \"%s\"", bi.reason);
+	r = reg_on_bounce_mr(&x, ZC_ACCESS_REMOTE_READ | ZC_ACCESS_REMOTE_WRITE,
+			     "has no On-Demand Paging");
+	ck_assert_uint_eq(live().last_access, IBV_ACCESS_LOCAL_WRITE |
+			  IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE);
+	m = zc_reg_addr(r);
+	m[5000] = (char)0xee; /* as a peer's RDMA WRITE lands */
+	ck_assert_int_eq(zt_pread_full(x.fd, &b, 1, 5000), 1);
+	ck_assert_uint_eq(b, zt_pat(SEED, 5000)); /* a copy, until zc_sync */
+	ck_assert_int_eq(zc_sync(r, 0, 0), 0);
+	ck_assert_int_eq(zt_pread_full(x.fd, &b, 1, 5000), 1);
+	ck_assert_uint_eq(b, 0xee);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(live().mrs, 0);
+	r = NULL;
+	ck_assert_int_eq(zc_reg_create(x.f, &p, &r), -EOPNOTSUPP);
+	ck_assert_ptr_null(r);
+	fx_close(&x);
+	assert_nothing_live();
+}
+END_TEST
+
+START_TEST(test_odp_fault_bounce_reg_mr)
+{
+	struct zt_log log = { 0 };
+	struct fx x;
+
+	setenv("FAKE_VERBS_ODP", "none", 1);
+	setenv("ZC_FAULT", "bounce:reg_mr:EIO", 1);
+	fx_open_logged(&x, &log);
+	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -EIO);
+	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "bounce", "ibv_reg_mr on fake0",
+				      "(injected by ZC_FAULT)", NULL), "log: %s", log.text);
+	ck_assert_int_eq(live().mrs, 0);
+	fx_close(&x);
+	assert_nothing_live();
 }
 END_TEST
 
@@ -263,7 +339,9 @@ START_TEST(test_odp_rc_caps_decide_per_access)
 	ck_assert_int_eq(zt_reg_map_file(x.f, 0, 8192, ZC_ACCESS_REMOTE_READ, 0, &r), 0);
 	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_ODP_MR);
 	ck_assert_int_eq(zc_reg_destroy(r), 0);
-	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_WRITE), -EOPNOTSUPP);
+	r = reg_on_bounce_mr(&x, ZC_ACCESS_REMOTE_WRITE, "lacks RDMA WRITE "
+			     "(IBV_ODP_SUPPORT_WRITE) (rc_odp_caps 0x8)");
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
 	fx_close(&x);
 	assert_nothing_live();
 }
@@ -306,15 +384,19 @@ START_TEST(test_odp_reg_mr_failure_leaks_nothing)
 	setenv("FAKE_VERBS_REG_ERRNO", "ENOMEM", 1);
 	fx_open_logged(&x, &log);
 	maps = zt_map_count_noheap();
-	/* the error of the last backend tried */
+	/* odp_mr's ODP MR, then bounce's normal one: the last error */
 	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -ENOMEM);
 	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "odp_mr",
 				      "ibv_reg_mr IBV_ACCESS_ON_DEMAND on fake0",
 				      strerror(ENOMEM), NULL), "log: %s", log.text);
+	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "bounce",
+				      "ibv_reg_mr on fake0", strerror(ENOMEM), NULL),
+		      "log: %s", log.text);
 	ZT_CK_MAPS_EQ(zt_map_count_noheap(), maps); /* the file mapping went */
 	ck_assert_int_eq(live().mrs, 0);
 	ck_assert_int_eq(zc_ctx_stats(x.ctx, &st, sizeof st), 0);
 	ck_assert_uint_eq(st.backend[ZC_BACKEND_ODP_MR].reg_failures, 1);
+	ck_assert_uint_eq(st.backend[ZC_BACKEND_BOUNCE].reg_failures, 1);
 	fx_close(&x);
 	assert_nothing_live();
 }
@@ -351,8 +433,11 @@ START_TEST(test_odp_eagain_bounded)
 	fx_open_logged(&x, &log);
 	calls = live().reg_calls;
 	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -EAGAIN);
-	ck_assert_int_eq(live().reg_calls - calls, 8);
+	/* 8 tries for odp_mr's MR, 8 for bounce's */
+	ck_assert_int_eq(live().reg_calls - calls, 16);
 	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "odp_mr", "after 8 tries",
+				      NULL, NULL), "log: %s", log.text);
+	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "bounce", "after 8 tries",
 				      NULL, NULL), "log: %s", log.text);
 	fx_close(&x);
 	assert_nothing_live();
@@ -362,6 +447,7 @@ END_TEST
 START_TEST(test_odp_fault_probe)
 {
 	struct zc_backend_info bi;
+	struct zc_reg *r;
 	struct fx x;
 
 	setenv("ZC_FAULT", "odp_mr:probe:EIO", 1);
@@ -369,28 +455,31 @@ START_TEST(test_odp_fault_probe)
 	query(x.ctx, &bi);
 	ck_assert_msg(!bi.available && strstr(bi.reason, "(injected by ZC_FAULT)"),
 		      "reason \"%s\"", bi.reason);
-	ck_assert_int_eq(live().contexts, 0);
+	/* the device is there for bounce's normal MRs */
+	r = reg_on_bounce_mr(&x, ZC_ACCESS_REMOTE_READ, "probe: Input/output error");
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
 	fx_close(&x);
 	assert_nothing_live();
 }
 END_TEST
 
-/* reg (the core's step) and reg_mr (each ibv_reg_mr try) */
+/* reg (the core's step) and reg_mr (each ibv_reg_mr try): bounce's
+ * normal MR takes over */
 START_TEST(test_odp_fault_reg_steps)
 {
 	static const char *const rules[] = { "odp_mr:reg:EIO", "odp_mr:reg_mr:EIO" };
-	struct zt_log log = { 0 };
 
 	for (unsigned i = 0; i < ZT_ARRAY_SIZE(rules); i++) {
+		struct zc_reg *r;
 		struct fx x;
 
-		memset(&log, 0, sizeof log);
 		setenv("ZC_FAULT", rules[i], 1);
-		fx_open_logged(&x, &log);
-		ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -EIO);
-		ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "odp_mr",
-					      "injected by ZC_FAULT", strerror(EIO), NULL),
-			      "%s: log: %s", rules[i], log.text);
+		fx_open(&x);
+		ck_assert_int_eq(zt_reg_map_file(x.f, 0, FSIZE, ZC_ACCESS_REMOTE_READ,
+						 0, &r), 0);
+		ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+		assert_attempt(r, ZC_BACKEND_ODP_MR, -EIO, "injected by ZC_FAULT");
+		ck_assert_int_eq(zc_reg_destroy(r), 0);
 		ck_assert_int_eq(live().mrs, 0);
 		fx_close(&x);
 	}
@@ -471,23 +560,25 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* quirks                                                               */
 
+/* on rxe, remote access gets bounce's normal MR, and the fallback says why */
 static void check_quirk_refuses(void)
 {
-	struct zt_log log = { 0 };
 	struct zc_backend_info bi;
+	struct zc_stats st;
+	struct zc_reg *r;
 	struct fx x;
-	int calls = live().reg_calls;
 
-	fx_open_logged(&x, &log);
+	fx_open(&x);
 	query(x.ctx, &bi);
 	ck_assert_msg(bi.available, "%s", bi.reason); /* ODP itself is there */
-	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -EOPNOTSUPP);
-	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "odp_mr",
-				      "quirk rxe-odp-subpage on",
-				      "ZC_QUIRKS=ignore:rxe-odp-subpage", NULL),
-		      "log: %s", log.text);
-	ck_assert_int_eq(live().reg_calls, calls);
+	r = reg_on_bounce_mr(&x, ZC_ACCESS_REMOTE_READ, "quirk rxe-odp-subpage on ");
+	assert_attempt(r, ZC_BACKEND_ODP_MR, -EOPNOTSUPP,
+		       "ZC_QUIRKS=ignore:rxe-odp-subpage");
+	ck_assert_int_eq(zc_ctx_stats(x.ctx, &st, sizeof st), 0);
+	ck_assert_uint_eq(st.fallbacks, 1);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
 	fx_close(&x);
+	assert_nothing_live();
 }
 
 START_TEST(test_odp_quirk_rxe_by_name)
@@ -633,7 +724,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_odp_chosen_when_device_has_odp);
 		tcase_add_test(tc, test_odp_access_bits_follow_zc_access);
 		tcase_add_test(tc, test_odp_not_applicable_without_remote_access);
-		tcase_add_test(tc, test_odp_absent_refused_with_reason);
+		tcase_add_test(tc, test_odp_absent_falls_back_to_normal_mr);
 		tcase_add_test(tc, test_odp_no_device_reason);
 		tcase_add_test(tc, test_odp_no_libibverbs_reason);
 		tcase_add_test(tc, test_odp_rc_caps_decide_per_access);
@@ -648,6 +739,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_odp_fault_reg_steps);
 		tcase_add_test(tc, test_odp_fault_reg_mr_eagain_once);
 		tcase_add_test(tc, test_odp_fault_io);
+		tcase_add_test(tc, test_odp_fault_bounce_reg_mr);
 		suite_add_tcase(s, tc);
 		tc = zt_tcase("quirks");
 		tcase_add_test(tc, test_odp_quirk_rxe_by_name);
