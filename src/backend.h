@@ -84,6 +84,10 @@ struct zc_backend_ops {
 
 	/* Optional: the registration's MR (zc_reg_rdma); absent: -ENODATA */
 	int (*rdma_keys)(const struct zc_reg *r, struct zc_rdma_keys *keys);
+	/* Optional: zc_reg_prefetch of [reg_off, +len) (arguments checked);
+	 * absent: -ENODATA (no on-demand paging to fault in ahead) */
+	int (*prefetch)(struct zc_reg *r, size_t reg_off, size_t len,
+			unsigned flags);
 	/* Optional: the fixed buffer index of [reg_off, +len) for the
 	 * application's rings (zc_reg_buf_index, arguments checked);
 	 * absent: -ENODATA */

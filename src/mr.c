@@ -233,6 +233,29 @@ int zc_mr_reg(struct zc_reg *r, bool on_demand, char *reason, size_t len)
 	return 0;
 }
 
+/* one scatter/gather entry holds at most 2^32 - 1 bytes */
+#define ZC_MR_ADVISE_CHUNK (UINT32_C(1) << 30)
+
+int zc_mr_prefetch(struct zc_reg *r, size_t off, size_t len, bool write)
+{
+	struct ibv_mr *mr = r->mr;
+	int err = 0;
+
+	while (len && !err) {
+		size_t n = ZC_MIN(len, (size_t)ZC_MR_ADVISE_CHUNK);
+		struct ibv_sge sge = { .addr = (uintptr_t)r->addr + off,
+				       .length = (uint32_t)n, .lkey = mr->lkey };
+
+		err = zc_verbs_advise_mr(mr->pd, write ?
+					 IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE :
+					 IBV_ADVISE_MR_ADVICE_PREFETCH,
+					 IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1);
+		off += n;
+		len -= n;
+	}
+	return -err;
+}
+
 void zc_mr_dereg(struct zc_reg *r)
 {
 	struct zc_mr_dev *md = r->ctx->mr_dev;
@@ -284,6 +307,12 @@ int zc_mr_reg(struct zc_reg *r, bool on_demand, char *reason, size_t len)
 	(void)on_demand;
 	snprintf(reason, len, "%s", r->ctx->mr_reason);
 	return -EOPNOTSUPP;
+}
+
+int zc_mr_prefetch(struct zc_reg *r, size_t off, size_t len, bool write)
+{
+	(void)r, (void)off, (void)len, (void)write;
+	return -ENODATA;
 }
 
 void zc_mr_dereg(struct zc_reg *r)

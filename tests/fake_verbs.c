@@ -14,7 +14,7 @@
  *   FAKE_VERBS_ODP=none|odp|implicit   general caps (default odp)
  *   FAKE_VERBS_RC_CAPS=0xff        rc_odp_caps (default 0xff)
  *   FAKE_VERBS_REG_ERRNO=EAGAIN[:N]    ibv_reg_mr fails (N times, then works)
- *   FAKE_VERBS_ADVISE_ERRNO=EOPNOTSUPP ibv_advise_mr fails so
+ *   FAKE_VERBS_ADVISE_ERRNO=EOPNOTSUPP ibv_advise_mr fails so (as on rxe)
  * Like the real one, ibv_reg_mr refuses IBV_ACCESS_ON_DEMAND on a device
  * without ODP, REMOTE_WRITE without LOCAL_WRITE, and unmapped memory.
  */
@@ -42,6 +42,12 @@ static uint64_t odp_general;
 static uint32_t rc_caps, vendor_id;
 static unsigned last_access;
 static const void *_Atomic last_pd;
+static _Atomic int advise_calls;
+static struct {
+	int advice;
+	unsigned flags;
+	struct ibv_sge sge;
+} last_advise;
 static struct ibv_device device;
 
 static int env_errno(const char *name, int *count)
@@ -143,9 +149,12 @@ static int fake_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice,
 			  uint32_t flags, struct ibv_sge *sg, uint32_t n)
 {
 	(void)pd;
-	(void)flags;
+	atomic_fetch_add(&advise_calls, 1);
 	if (!n || !sg || advice > IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT)
 		return EINVAL;
+	last_advise.advice = (int)advice;
+	last_advise.flags = flags;
+	last_advise.sge = sg[n - 1];
 	return advise_errno;
 }
 
@@ -274,9 +283,15 @@ FV_API int ibv_dereg_mr(struct ibv_mr *mr)
 
 FV_API void fake_verbs_live(struct fake_verbs_live *out)
 {
-	*out = (struct fake_verbs_live){ atomic_load(&live_ctxs),
-					 atomic_load(&live_pds),
-					 atomic_load(&live_mrs),
-					 atomic_load(&reg_calls), last_access,
-					 last_pd };
+	*out = (struct fake_verbs_live){
+		.contexts = atomic_load(&live_ctxs), .pds = atomic_load(&live_pds),
+		.mrs = atomic_load(&live_mrs), .reg_calls = atomic_load(&reg_calls),
+		.last_access = last_access, .last_pd = last_pd,
+		.advise_calls = atomic_load(&advise_calls),
+		.last_advice = last_advise.advice,
+		.last_advise_flags = last_advise.flags,
+		.last_sge_addr = last_advise.sge.addr,
+		.last_sge_length = last_advise.sge.length,
+		.last_sge_lkey = last_advise.sge.lkey,
+	};
 }

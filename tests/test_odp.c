@@ -520,6 +520,82 @@ START_TEST(test_odp_fault_io)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* prefetch                                                             */
+
+START_TEST(test_odp_prefetch)
+{
+	struct zc_rdma_keys k;
+	struct fake_verbs_live l;
+	struct zc_reg *r;
+	struct fx x;
+
+	fx_open(&x);
+	ck_assert_int_eq(zt_reg_map_file(x.f, 0, FSIZE, ZC_ACCESS_REMOTE_READ |
+					 ZC_ACCESS_REMOTE_WRITE, 0, &r), 0);
+	ck_assert_int_eq(zc_reg_rdma(r, &k), 0);
+	ck_assert_int_eq(zc_reg_prefetch(r, 4096, 8192, ZC_PREFETCH_WRITE), 0);
+	l = live();
+	ck_assert_int_eq(l.advise_calls, 1);
+	ck_assert_int_eq(l.last_advice, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE);
+	ck_assert_uint_eq(l.last_advise_flags, IBV_ADVISE_MR_FLAG_FLUSH);
+	ck_assert_uint_eq(l.last_sge_addr, k.addr + 4096);
+	ck_assert_uint_eq(l.last_sge_length, 8192);
+	ck_assert_uint_eq(l.last_sge_lkey, k.lkey);
+	ck_assert_int_eq(zc_reg_prefetch(r, 0, FSIZE, 0), 0);
+	ck_assert_int_eq(live().last_advice, IBV_ADVISE_MR_ADVICE_PREFETCH);
+	/* arguments: nothing reaches the device */
+	ck_assert_int_eq(zc_reg_prefetch(r, 0, FSIZE + 1, 0), -EINVAL);
+	ck_assert_int_eq(zc_reg_prefetch(r, FSIZE, 1, 0), -EINVAL);
+	ck_assert_int_eq(zc_reg_prefetch(r, 0, 0, 0), -EINVAL);
+	ck_assert_int_eq(zc_reg_prefetch(r, 0, 4096, 1u << 5), -EINVAL);
+	ck_assert_int_eq(zc_reg_prefetch(NULL, 0, 4096, 0), -EINVAL);
+	ck_assert_int_eq(live().advise_calls, 2);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	fx_close(&x);
+}
+END_TEST
+
+/* rxe: EOPNOTSUPP, reported as such; the registration stays usable */
+START_TEST(test_odp_prefetch_not_supported_here)
+{
+	struct zc_reg *r;
+	struct fx x;
+
+	setenv("FAKE_VERBS_ADVISE_ERRNO", "EOPNOTSUPP", 1);
+	fx_open(&x);
+	ck_assert_int_eq(zt_reg_map_file(x.f, 0, FSIZE, ZC_ACCESS_READ | ZC_ACCESS_WRITE |
+					 ZC_ACCESS_REMOTE_READ, 0, &r), 0);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_ODP_MR);
+	ck_assert_int_eq(zc_reg_prefetch(r, 0, FSIZE, 0), -EOPNOTSUPP);
+	ck_assert_int_eq(zc_read(r, 0, 0, 4096), 4096);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	fx_close(&x);
+}
+END_TEST
+
+/* no on-demand-paging region: bounce's normal MR, and no MR at all */
+START_TEST(test_odp_prefetch_without_odp_region)
+{
+	void *mem = zt_map_anon(65536);
+	struct zc_reg *r;
+	struct fx x;
+
+	setenv("FAKE_VERBS_ODP", "none", 1);
+	fx_open(&x);
+	ck_assert_int_eq(zt_reg_mem(x.f, mem, 65536, ZC_ACCESS_READ |
+				    ZC_ACCESS_REMOTE_READ, 0, 0, &r), 0);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+	ck_assert_int_eq(zc_reg_prefetch(r, 0, 4096, 0), -ENODATA);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(zt_reg_mem(x.f, mem, 65536, ZC_ACCESS_READ, 0, 0, &r), 0);
+	ck_assert_int_eq(zc_reg_prefetch(r, 0, 4096, 0), -ENODATA);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(live().advise_calls, 0);
+	fx_close(&x);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* the caller's PD                                                      */
 
 START_TEST(test_odp_callers_pd_honoured)
@@ -730,6 +806,9 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_odp_rc_caps_decide_per_access);
 		tcase_add_test(tc, test_odp_success_is_not_a_fallback);
 		tcase_add_test(tc, test_odp_callers_pd_honoured);
+		tcase_add_test(tc, test_odp_prefetch);
+		tcase_add_test(tc, test_odp_prefetch_not_supported_here);
+		tcase_add_test(tc, test_odp_prefetch_without_odp_region);
 		suite_add_tcase(s, tc);
 		tc = zt_tcase("failures");
 		tcase_add_test(tc, test_odp_reg_mr_failure_leaks_nothing);

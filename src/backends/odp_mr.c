@@ -134,6 +134,12 @@ static void odp_dereg(struct zc_reg *r)
 	zc_unmap(r);
 }
 
+static int odp_prefetch(struct zc_reg *r, size_t reg_off, size_t len,
+			unsigned flags)
+{
+	return zc_mr_prefetch(r, reg_off, len, flags & ZC_PREFETCH_WRITE);
+}
+
 static const char *const odp_fault_steps[] = { "probe", "reg_mr", "io", NULL };
 
 const struct zc_backend_ops zc_odp_mr_ops = {
@@ -151,4 +157,5 @@ const struct zc_backend_ops zc_odp_mr_ops = {
 	.prep = zc_plain_prep,
 	.sync = zc_map_sync,
 	.rdma_keys = zc_mr_keys,
+	.prefetch = odp_prefetch,
 };

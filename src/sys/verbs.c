@@ -116,3 +116,14 @@ int zc_verbs_query_device_ex(const struct zc_verbs *v,
 	memset(attr, 0, sizeof(*attr));
 	return v->query_device(context, &attr->orig_attr);
 }
+
+int zc_verbs_advise_mr(struct ibv_pd *pd, int advice, uint32_t flags,
+		       struct ibv_sge *sg, uint32_t num_sge)
+{
+	struct verbs_context *vctx = verbs_get_ctx_op(pd->context, advise_mr);
+
+	if (!vctx)
+		return EOPNOTSUPP;
+	return vctx->advise_mr(pd, (enum ibv_advise_mr_advice)advice, flags, sg,
+			       num_sge);
+}
