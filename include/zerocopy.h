@@ -239,6 +239,14 @@ struct zc_rdma_keys {
 /* -ENODATA when the registration has no memory region */
 ZC_API int zc_reg_rdma(const struct zc_reg *r, struct zc_rdma_keys *keys);
 
+#define ZC_PREFETCH_WRITE (1u << 0) /* make the pages writable too */
+/* (0.2) Fault [off, +len) of an on-demand-paging memory region in ahead
+ * of a peer's access, and wait for it. -EOPNOTSUPP: the device cannot
+ * (not a failure of the registration: the first access faults instead);
+ * -ENODATA: the registration has no on-demand-paging region. */
+ZC_API int zc_reg_prefetch(struct zc_reg *r, size_t off, size_t len,
+			   unsigned flags);
+
 /* ------------------------------------------------------------------ */
 /* sharing fixed buffers with the application's own io_uring rings      */
 

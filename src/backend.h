@@ -41,6 +41,10 @@ struct zc_backend_ops {
 	 * (which every backend passes, in select.c), NULL-terminated; a rule
 	 * naming any other step is refused */
 	const char *const *fault_steps;
+	/* Optional: nonzero when the backend serves only requests with one
+	 * of these ZC_ACCESS_* bits (an MR backend: the remote ones); to any
+	 * other it does not apply, available or not, and is not recorded */
+	unsigned serves_access;
 
 	/* Optional: check the zc_ctx_params fields this backend owns; called
 	 * for every compiled-in backend before any probe. 0 or -EINVAL, the
@@ -80,6 +84,10 @@ struct zc_backend_ops {
 
 	/* Optional: the registration's MR (zc_reg_rdma); absent: -ENODATA */
 	int (*rdma_keys)(const struct zc_reg *r, struct zc_rdma_keys *keys);
+	/* Optional: zc_reg_prefetch of [reg_off, +len) (arguments checked);
+	 * absent: -ENODATA (no on-demand paging to fault in ahead) */
+	int (*prefetch)(struct zc_reg *r, size_t reg_off, size_t len,
+			unsigned flags);
 	/* Optional: the fixed buffer index of [reg_off, +len) for the
 	 * application's rings (zc_reg_buf_index, arguments checked);
 	 * absent: -ENODATA */
@@ -118,7 +126,6 @@ int zc_fixed_file_pinnable(const struct zc_file_info *fi, char *reason,
 ssize_t zc_fixed_io(struct zc_reg *r, const struct zc_io *io);
 int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
 		  uint64_t cookie);
-int zc_fixed_sync(struct zc_reg *r, size_t reg_off, size_t len);
 
 int zc_fixed_buf_index(const struct zc_reg *r, size_t reg_off, size_t len);
 
@@ -185,6 +192,13 @@ static inline ssize_t zc_sys_rw(const struct zc_file *f, enum zc_dir dir,
 		return n;
 	return zc_sys_rw_rest(f, dir, buf, len, off, n);
 }
+/* Ordinary I/O on a registration's memory, for backends whose memory
+ * needs no special path (bounce, odp_mr): pread/pwrite, and plain ring
+ * operations in queues (inline on shmem files). Both pass the backend's
+ * "io" fault step. */
+ssize_t zc_plain_io(struct zc_reg *r, const struct zc_io *io);
+int zc_plain_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
+		  uint64_t cookie);
 /* full-range I/O on f with any alignment (edges staged for O_DIRECT) */
 ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 		   uint64_t off);
@@ -199,5 +213,7 @@ int zc_map_seal(struct zc_reg *r, char *reason, size_t len);
 int zc_file_snapshot(struct zc_reg *r, uint64_t off, size_t fill, size_t size,
 		     void **out, char *reason, size_t len);
 void zc_unmap(struct zc_reg *r);
+/* MAP_FILE over the file's own mapping: msync makes the stores durable */
+int zc_map_sync(struct zc_reg *r, size_t reg_off, size_t len);
 
 #endif /* ZC_BACKEND_H */

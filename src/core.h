@@ -41,6 +41,7 @@ struct zc_ringset;
 struct zc_fault;
 struct zc_staging;
 struct zc_backend_ops;
+struct zc_mr_dev;
 
 /* ------------------------------------------------------------------ */
 /* log.c                                                                */
@@ -119,6 +120,7 @@ struct zc_ctx {
 	int numa_node;
 	unsigned flags;
 	struct zc_fault *faults; /* NULL unless ZC_FAULT is set */
+	uint64_t quirks_ignored; /* ZC_QUIRKS: bit i lifts quirks.c's entry i */
 
 	struct zc_backend_state be[ZC_BACKEND_MAX + 1];
 
@@ -126,6 +128,11 @@ struct zc_ctx {
 	 * when io_uring is unavailable (see uring_reason) */
 	struct zc_ringset *rings;
 	char uring_reason[ZC_REASON_LEN];
+
+	/* the RDMA device and PD for memory regions (mr.c); NULL: none, see
+	 * mr_reason */
+	struct zc_mr_dev *mr_dev;
+	char mr_reason[ZC_REASON_LEN];
 
 	unsigned fork_generation; /* zc_fork_generation when created */
 	struct zc_staging *staging;
@@ -254,6 +261,7 @@ struct zc_reg {
 	unsigned slot_count;
 
 	void *priv; /* backend-private */
+	void *mr;   /* its RDMA memory region (mr.c), NULL if none */
 	_Atomic int inflight;  /* synchronous calls running (and inline ops) */
 	_Atomic int queued;    /* queue ops prepared and not yet reaped */
 	_Atomic bool revoking; /* a revocation waits for inflight to drain */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mr.h"
 #include "sys/uring.h"
 
 #define ZC_CTX_FIELDS_ALL                                                     \
@@ -135,7 +136,7 @@ static void apply_params(struct zc_ctx *ctx, const struct zc_ctx_params *p)
 		ctx->flags = p->flags;
 }
 
-/* ZC_LOG, ZC_BACKENDS and ZC_FAULT: a typo is an error, not a surprise. */
+/* ZC_LOG, ZC_BACKENDS, ZC_QUIRKS and ZC_FAULT: a typo is an error, not a surprise. */
 static int apply_env(struct zc_ctx *ctx, uint64_t *env_backends)
 {
 	const char *s;
@@ -158,6 +159,14 @@ static int apply_env(struct zc_ctx *ctx, uint64_t *env_backends)
 				 zc_backend_name((enum zc_backend)b));
 		zc_err(ctx, "zc_ctx_create: ZC_BACKENDS: unknown backend '%s' "
 		       "(expected %s or all, optionally after '^')", bad, names);
+		return -EINVAL;
+	}
+	/* a lifted quirk changes what the library trusts a device with: a
+	 * name it does not know is refused, never ignored */
+	s = getenv("ZC_QUIRKS");
+	if (s && *s && zc_parse_quirks(s, &ctx->quirks_ignored, bad, sizeof(bad))) {
+		zc_err(ctx, "zc_ctx_create: ZC_QUIRKS: '%s' is not ignore:NAME with "
+		       "a known quirk (zcinfo lists them)", bad);
 		return -EINVAL;
 	}
 	s = getenv("ZC_FAULT");
@@ -221,6 +230,7 @@ static void ctx_free(struct zc_ctx *ctx)
 	for (unsigned b = ZC_BACKEND_P2P_BAR; b <= ZC_BACKEND_MAX; b++)
 		if (ctx->be[b].available && ctx->be[b].ops->cleanup)
 			ctx->be[b].ops->cleanup(ctx);
+	zc_mr_dev_close(ctx);
 	zc_staging_fini(ctx);
 	zc_rings_fini(ctx->rings);
 	zc_events_fini(ctx);
@@ -267,7 +277,10 @@ ZC_API int zc_ctx_create(const struct zc_ctx_params *p, struct zc_ctx **out)
 	else
 		zc_rings_init(&ctx->rings, uring_fault, ctx, ctx->uring_reason,
 			      sizeof(ctx->uring_reason));
-	ret = probe_backends(ctx, env_backends);
+	/* before the probes: the MR backends ask it for their device */
+	ret = zc_mr_dev_open(ctx) == -ENOMEM ? -ENOMEM : 0;
+	if (!ret)
+		ret = probe_backends(ctx, env_backends);
 	if (ret) {
 		ctx_free(ctx);
 		return ret;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Parsers of configuration that comes from outside the program: ZC_BACKENDS,
- * ZC_LOG and ZC_FAULT. They see untrusted bytes, so they never write past a
+ * ZC_LOG, ZC_QUIRKS and ZC_FAULT. They see untrusted bytes, so they never write past a
  * bound, never allocate per character, and reject rather than guess.
  */
 #include <ctype.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "quirks.h"
 
 static void set_err(char *err, size_t errlen, const char *tok, size_t len)
 {
@@ -72,6 +73,28 @@ int zc_parse_backends(const char *s, uint64_t *out, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	*out = exclude ? (ZC_BACKENDS_ALL & ~set) : set;
+	return 0;
+}
+
+int zc_parse_quirks(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	static const char ignore[] = "ignore:";
+	const size_t il = sizeof(ignore) - 1;
+	uint64_t set = 0;
+	const char *p = s, *tok;
+	size_t len;
+
+	while (next_token(&p, &tok, &len)) {
+		int i = len > il && !strncmp(tok, ignore, il) ?
+			zc_quirk_index(tok + il, len - il) : -1;
+
+		if (i < 0) {
+			set_err(err, errlen, tok, len);
+			return -EINVAL;
+		}
+		set |= UINT64_C(1) << i;
+	}
+	*out = set;
 	return 0;
 }
 

@@ -174,16 +174,6 @@ int zc_fixed_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
 	return ret ? ret : ZC_PREP_FALLBACK;
 }
 
-/* MAP_FILE: the mapping is the file, msync makes the stores durable. */
-int zc_fixed_sync(struct zc_reg *r, size_t reg_off, size_t len)
-{
-	const size_t page = zc_page_size();
-	uintptr_t start = (uintptr_t)r->addr + reg_off;
-	uintptr_t base = start & ~(uintptr_t)(page - 1);
-
-	return msync((void *)base, len + (start - base), MS_SYNC) ? -errno : 0;
-}
-
 /*
  * zc_reg_buf_index for memory in the ring set's slots. No gate: a
  * revocation may be taking the slots away right now, so the revoked flag

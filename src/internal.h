@@ -29,6 +29,10 @@ int zc_parse_backends(const char *s, uint64_t *out, char *err, size_t errlen);
 int zc_parse_log_level(const char *s);
 /* enum from "uring_fixed" etc. (ZC_BACKEND_NONE if unknown) */
 enum zc_backend zc_backend_from_name(const char *name, size_t len);
+/* ZC_QUIRKS: "ignore:NAME[,ignore:NAME]" -> bit i set for quirks.c's
+ * entry i. On error returns -EINVAL and writes the offending token to
+ * err; *out is written only on success. */
+int zc_parse_quirks(const char *s, uint64_t *out, char *err, size_t errlen);
 /* errno from "ENOMEM" or "12"; 0 if not an errno */
 int zc_parse_errno(const char *s, size_t len);
 /* ------------------------------------------------------------------ */

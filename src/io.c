@@ -305,6 +305,27 @@ ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 	return staged_rw(f, dir, buf, len, off);
 }
 
+ssize_t zc_plain_io(struct zc_reg *r, const struct zc_io *io)
+{
+	int ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
+
+	if (ret)
+		return ret;
+	return zc_sys_rw(r->file, io->dir, io->buf, io->len, io->file_off);
+}
+
+int zc_plain_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
+		  uint64_t cookie)
+{
+	int ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
+
+	if (ret)
+		return ret;
+	if (zc_file_queue_inline(r->file))
+		return -EAGAIN; /* run inside zc_submit */
+	return zc_ring_prep_io(zc_queue_ring(q), r->file, io, -1, cookie);
+}
+
 static ssize_t backend_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 			  uint64_t file_off, size_t len)
 {
@@ -530,17 +551,17 @@ int zc_copy_file(struct zc_reg *r, char *reason, size_t len)
 }
 
 /*
- * Without ZC_ACCESS_WRITE a MAP_FILE registration's memory is read-only
- * once it is pinned or filled, so that no store reaches the file: not
- * through the file's own pages, and not through a copy (zc_sync refuses
- * too). A pin holds the pages, not the permission, so it survives this.
+ * Without ZC_ACCESS_WRITE (or REMOTE_WRITE, whose peer stores zc_sync
+ * writes back) a MAP_FILE registration's memory is read-only once it is
+ * pinned or filled, so that no store reaches the file: not through the
+ * file's own pages, and not through a copy (zc_sync refuses too). A pin holds the pages, not the permission, so it survives this.
  */
 int zc_map_seal(struct zc_reg *r, char *reason, size_t len)
 {
 	int ret;
 
-	if (r->req.access & ZC_ACCESS_WRITE)
-		return 0;
+	if (r->req.access & (ZC_ACCESS_WRITE | ZC_ACCESS_REMOTE_WRITE))
+		return 0; /* a peer's writes land in it (bounce's MR) */
 	if (!mprotect(r->map.base, r->map.size, PROT_READ))
 		return 0;
 	ret = -errno;
@@ -556,4 +577,13 @@ void zc_unmap(struct zc_reg *r)
 	else if (r->map.is_alloc)
 		zc_mem_free(r->map.base, r->map.size);
 	r->map = (struct zc_mapping){ 0 };
+}
+
+int zc_map_sync(struct zc_reg *r, size_t reg_off, size_t len)
+{
+	const size_t page = zc_page_size();
+	uintptr_t start = (uintptr_t)r->addr + reg_off;
+	uintptr_t base = start & ~(uintptr_t)(page - 1);
+
+	return msync((void *)base, len + (start - base), MS_SYNC) ? -errno : 0;
 }

@@ -256,6 +256,33 @@ ZC_API int zc_reg_rdma(const struct zc_reg *r, struct zc_rdma_keys *keys)
 	return ops->rdma_keys ? ops->rdma_keys(r, keys) : -ENODATA;
 }
 
+ZC_API int zc_reg_prefetch(struct zc_reg *r, size_t off, size_t len,
+			   unsigned flags)
+{
+	const struct zc_backend_ops *ops;
+	int ret;
+
+	if (!r)
+		return -EINVAL;
+	if (!len || off > r->length || len > r->length - off ||
+	    (flags & ~ZC_PREFETCH_WRITE)) {
+		zc_err(r->ctx, "zc_reg_prefetch: [%zu, +%zu) of a registration of "
+		       "%zu bytes, flags 0x%x", off, len, r->length, flags);
+		return -EINVAL;
+	}
+	ZC_REFUSE_IN_CHILD(r->ctx, "zc_reg_prefetch");
+	ret = zc_reg_enter(r, &r->inflight);
+	if (ret)
+		return ret;
+	ops = reg_ops(r);
+	ret = ops->prefetch ? ops->prefetch(r, off, len, flags) : -ENODATA;
+	zc_reg_exit(&r->inflight);
+	if (ret == -EOPNOTSUPP)
+		zc_dbg(r->ctx, "zc_reg_prefetch: not supported here (the device "
+		       "faults pages in on access)");
+	return ret;
+}
+
 /* ------------------------------------------------------------------ */
 /* revocation                                                           */
 

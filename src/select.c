@@ -28,14 +28,39 @@ static void record(struct zc_reg *r, enum zc_backend b, int error,
 		zc_dbg(r->ctx, "attempt %s: %s", zc_backend_name(b), reason);
 }
 
+#define ZC_REMOTE (ZC_ACCESS_REMOTE_READ | ZC_ACCESS_REMOTE_WRITE)
+
+/* Remote access is never lost: a backend that cannot give the
+ * registration a memory region refuses a request a peer must reach. */
+static void refuse_remote(struct zc_reg *r, uint64_t no_mr)
+{
+	const unsigned access = r->req.access;
+	char reason[ZC_REASON_LEN];
+	const struct zc_backend_ops *ops;
+
+	for (unsigned k = 0; (ops = zc_registry_at(k)); k++) {
+		if (!(no_mr & ZC_BACKEND_BIT(ops->id)))
+			continue;
+		snprintf(reason, sizeof(reason), "%s makes no RDMA memory region, "
+			 "and ZC_ACCESS_REMOTE_%s asks for one", ops->name,
+			 (access & ZC_REMOTE) == ZC_REMOTE ? "READ|WRITE" :
+			 access & ZC_ACCESS_REMOTE_READ ? "READ" : "WRITE");
+		record(r, ops->id, -EOPNOTSUPP, reason);
+	}
+}
+
 struct candidate {
 	enum zc_backend b;
 	int score;
 };
 
-/* Score every allowed backend; refusals are recorded in registry order. */
+/* Score every allowed backend; refusals are recorded in registry order,
+ * except those of backends that only lack an MR for a REMOTE request
+ * (*no_mr): they are recorded only if no backend serves it, since they
+ * are worse than any that can, not a fallback from it. */
 static unsigned score_all(struct zc_reg *r, uint64_t allowed,
-			  struct candidate *c, int *last_refusal)
+			  struct candidate *c, int *last_refusal,
+			  uint64_t *no_mr)
 {
 	struct zc_ctx *ctx = r->ctx;
 	char reason[ZC_REASON_LEN];
@@ -50,6 +75,8 @@ static unsigned score_all(struct zc_reg *r, uint64_t allowed,
 
 		if (!(allowed & ZC_BACKEND_BIT(b)))
 			continue;
+		if (ops->serves_access && !(r->req.access & ops->serves_access))
+			continue;
 		if (!st->available) {
 			record(r, b, -EOPNOTSUPP, st->reason);
 			*last_refusal = -EOPNOTSUPP;
@@ -59,6 +86,11 @@ static unsigned score_all(struct zc_reg *r, uint64_t allowed,
 		score = st->ops->score(ctx, &r->req, reason, sizeof(reason));
 		if (score == ZC_SCORE_NOT_APPLICABLE)
 			continue;
+		if (score >= 0 && (r->req.access & ZC_REMOTE) && !st->ops->rdma_keys) {
+			*no_mr |= ZC_BACKEND_BIT(b);
+			*last_refusal = -EOPNOTSUPP;
+			continue;
+		}
 		if (score < 0) {
 			record(r, b, score, reason);
 			*last_refusal = score;
@@ -125,19 +157,21 @@ int zc_select_and_register(struct zc_reg *r, uint64_t allowed)
 {
 	struct candidate c[ZC_BACKEND_MAX];
 	int ret = -EOPNOTSUPP, lost;
+	uint64_t no_mr = 0;
 	unsigned n;
 
 	if (r->req.flags & ZC_REG_REQUIRE_ZEROCOPY)
 		for (unsigned i = 0; zc_registry_at(i); i++)
 			if (!(zc_registry_at(i)->caps & ZC_CAP_ZEROCOPY))
 				allowed &= ~ZC_BACKEND_BIT(zc_registry_at(i)->id);
-	n = score_all(r, allowed, c, &ret);
+	n = score_all(r, allowed, c, &ret, &no_mr);
 	for (unsigned i = 0; i < n; i++) {
 		ret = try_backend(r, c[i].b);
 		if (!ret)
 			break;
 	}
 	if (ret) {
+		refuse_remote(r, no_mr);
 		log_failure(r, ret);
 		return ret;
 	}

@@ -578,7 +578,7 @@ static const char *const known_steps[] = {
 	"p2p_bar:reg", "odp_mr:reg",
 	"pin_lease:reg", "pin_lease:lease", "pin_lease:register", "pin_lease:io",
 	"uring_fixed:reg", "uring_fixed:register", "uring_fixed:io",
-	"bounce:reg", "bounce:alloc", "bounce:io",
+	"bounce:reg", "bounce:alloc", "bounce:reg_mr", "bounce:io",
 };
 
 /* well-formed rules whose step the site never reaches: a typo that would

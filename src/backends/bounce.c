@@ -5,12 +5,20 @@
  * library memory only where O_DIRECT alignment demands it. A MAP_FILE
  * registration gets a library-owned copy of the file range, filled at
  * registration and written back by zc_sync.
+ *
+ * Remote access (ZC_ACCESS_REMOTE_*) gets a normal, pinned RDMA memory
+ * region over that same memory (mr.c), where the context has a device:
+ * the fallback when odp_mr does not apply, so that remote access is never
+ * lost. A peer's writes into a copy reach the file with zc_sync.
  */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../backend.h"
+#include "../mr.h"
+
+#define ZC_REMOTE (ZC_ACCESS_REMOTE_READ | ZC_ACCESS_REMOTE_WRITE)
 
 static int bounce_probe(struct zc_ctx *ctx, char *reason, size_t len)
 {
@@ -30,6 +38,12 @@ static int bounce_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 		snprintf(reason, len, "bounce moves host memory only");
 		return -EOPNOTSUPP;
 	}
+	if (req->access & ZC_REMOTE) {
+		int ret = zc_mr_possible(ctx, req, reason, len);
+
+		if (ret)
+			return ret;
+	}
 	if (req->flags & ZC_REG_MAP_FILE)
 		return 0; /* last in the registry: tried when nothing else took it */
 	if ((req->access & ZC_ACCESS_READ) && !(req->mem & ZC_MEM_WRITABLE)) {
@@ -45,7 +59,8 @@ static int bounce_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 	return 0;
 }
 
-static int bounce_reg(struct zc_reg *r, char *reason, size_t len)
+/* the memory to move: the caller's, or a copy of the file range */
+static int bounce_memory(struct zc_reg *r, char *reason, size_t len)
 {
 	int ret;
 
@@ -67,30 +82,28 @@ static int bounce_reg(struct zc_reg *r, char *reason, size_t len)
 	return ret;
 }
 
+static int bounce_reg(struct zc_reg *r, char *reason, size_t len)
+{
+	char mr_reason[ZC_REASON_LEN];
+	int ret = bounce_memory(r, reason, len);
+
+	if (ret || !(r->req.access & ZC_REMOTE))
+		return ret;
+	ret = zc_mr_reg(r, false, mr_reason, sizeof(mr_reason));
+	if (ret) {
+		snprintf(reason, len, "%s", mr_reason);
+		zc_unmap(r);
+		return ret;
+	}
+	snprintf(reason + strlen(reason), len - strlen(reason), "; normal %s",
+		 mr_reason);
+	return 0;
+}
+
 static void bounce_dereg(struct zc_reg *r)
 {
+	zc_mr_dereg(r);
 	zc_unmap(r);
-}
-
-static ssize_t bounce_io(struct zc_reg *r, const struct zc_io *io)
-{
-	int ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_BOUNCE, "io");
-
-	if (ret)
-		return ret;
-	return zc_sys_rw(r->file, io->dir, io->buf, io->len, io->file_off);
-}
-
-static int bounce_prep(struct zc_queue *q, struct zc_reg *r,
-		       const struct zc_io *io, uint64_t cookie)
-{
-	int ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_BOUNCE, "io");
-
-	if (ret)
-		return ret;
-	if (zc_file_queue_inline(r->file))
-		return -EAGAIN; /* run inside zc_submit */
-	return zc_ring_prep_io(zc_queue_ring(q), r->file, io, -1, cookie);
 }
 
 static int bounce_sync(struct zc_reg *r, size_t reg_off, size_t len)
@@ -108,7 +121,7 @@ static int bounce_sync(struct zc_reg *r, size_t reg_off, size_t len)
 
 /* alloc: its MAP_FILE copies here, and the core's staging memory, which
  * serves the floor (registry.c) */
-static const char *const bounce_fault_steps[] = { "alloc", "io", NULL };
+static const char *const bounce_fault_steps[] = { "alloc", "reg_mr", "io", NULL };
 
 const struct zc_backend_ops zc_bounce_ops = {
 	.size = sizeof(struct zc_backend_ops),
@@ -120,7 +133,8 @@ const struct zc_backend_ops zc_bounce_ops = {
 	.score = bounce_score,
 	.reg = bounce_reg,
 	.dereg = bounce_dereg,
-	.io = bounce_io,
-	.prep = bounce_prep,
+	.io = zc_plain_io,
+	.prep = zc_plain_prep,
 	.sync = bounce_sync,
+	.rdma_keys = zc_mr_keys,
 };

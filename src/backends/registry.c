@@ -12,9 +12,16 @@
 
 #include "../internal.h"
 
-#define ZC_REGISTRY(X) \
-	X(pin_lease)   \
-	X(uring_fixed) \
+#if ZC_HAVE_IBVERBS
+#define ZC_REGISTRY_ODP(X) X(odp_mr)
+#else
+#define ZC_REGISTRY_ODP(X)
+#endif
+
+#define ZC_REGISTRY(X)     \
+	ZC_REGISTRY_ODP(X) \
+	X(pin_lease)       \
+	X(uring_fixed)     \
 	X(bounce)
 
 #define ZC_DECLARE(name) extern const struct zc_backend_ops zc_##name##_ops;
@@ -58,9 +65,7 @@ const char *zc_registry_not_built(enum zc_backend b)
 {
 	switch (b) {
 	case ZC_BACKEND_ODP_MR:
-		return ZC_HAVE_IBVERBS ?
-			"not built: the odp_mr backend is not part of libzerocopy 0.1" :
-			"not built: " ZC_WHY_NO_IBVERBS;
+		return "not built: " ZC_WHY_NO_IBVERBS;
 	case ZC_BACKEND_P2P_BAR:
 		return ZC_HAVE_LIBPCI ?
 			"not built: the p2p_bar backend is not part of libzerocopy 0.1" :

@@ -82,6 +82,6 @@ const struct zc_backend_ops zc_uring_fixed_ops = {
 	.dereg = uf_dereg,
 	.io = zc_fixed_io,
 	.prep = zc_fixed_prep,
-	.sync = zc_fixed_sync,
+	.sync = zc_map_sync,
 	.buf_index = zc_fixed_buf_index,
 };

@@ -29,6 +29,15 @@ static const struct {
 	ZC_VERBS_SYM(query_device, "ibv_query_device"),
 };
 
+/* glibc keeps the last dl error (two blocks) until dlerror() has both
+ * reported and then been asked again: let it go, so that a failed open
+ * leaves nothing allocated behind */
+static void dl_error_release(void)
+{
+	(void)dlerror();
+	(void)dlerror();
+}
+
 int zc_verbs_open(struct zc_verbs *v, char *reason, size_t len)
 {
 	const char *path = secure_getenv("ZC_VERBS_LIB");
@@ -40,6 +49,7 @@ int zc_verbs_open(struct zc_verbs *v, char *reason, size_t len)
 	if (!v->handle) {
 		snprintf(reason, len, "rdma-core not loadable: dlopen %s: %s",
 			 path, dlerror());
+		dl_error_release();
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
@@ -48,6 +58,7 @@ int zc_verbs_open(struct zc_verbs *v, char *reason, size_t len)
 		if (!fn) {
 			snprintf(reason, len, "%s lacks %s (not libibverbs, or rdma-core too old)",
 				 path, syms[i].name);
+			dl_error_release();
 			zc_verbs_close(v);
 			return -ENOSYS;
 		}
@@ -104,4 +115,15 @@ int zc_verbs_query_device_ex(const struct zc_verbs *v,
 	}
 	memset(attr, 0, sizeof(*attr));
 	return v->query_device(context, &attr->orig_attr);
+}
+
+int zc_verbs_advise_mr(struct ibv_pd *pd, int advice, uint32_t flags,
+		       struct ibv_sge *sg, uint32_t num_sge)
+{
+	struct verbs_context *vctx = verbs_get_ctx_op(pd->context, advise_mr);
+
+	if (!vctx)
+		return EOPNOTSUPP;
+	return vctx->advise_mr(pd, (enum ibv_advise_mr_advice)advice, flags, sg,
+			       num_sge);
 }

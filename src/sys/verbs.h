@@ -20,6 +20,7 @@ struct ibv_device_attr;
 struct ibv_device_attr_ex;
 struct ibv_mr;
 struct ibv_pd;
+struct ibv_sge;
 
 struct zc_verbs {
 	void *handle;
@@ -61,5 +62,11 @@ int zc_verbs_devices(const struct zc_verbs *v, struct ibv_device ***list,
 int zc_verbs_query_device_ex(const struct zc_verbs *v,
 			     struct ibv_context *context,
 			     struct ibv_device_attr_ex *attr);
+
+/* ibv_advise_mr is such an inline too (over the provider's advise_mr):
+ * 0 or a positive errno, EOPNOTSUPP where the provider has none. advice
+ * is an IBV_ADVISE_MR_ADVICE_* value. */
+int zc_verbs_advise_mr(struct ibv_pd *pd, int advice, uint32_t flags,
+		       struct ibv_sge *sg, uint32_t num_sge);
 
 #endif /* ZC_SYS_VERBS_H */

@@ -30,6 +30,12 @@
 #endif
 
 #include "report.h"
+#if ZC_TOOL_HAVE_IBVERBS
+#include <infiniband/verbs.h>
+
+#include "quirks.h"    /* compiled in: the library's table of device quirks */
+#include "sys/verbs.h" /* compiled in: the library's dlopen seam */
+#endif
 #include "sys/proc.h"  /* compiled in: the library's CapEff reader */
 #include "sys/uring.h" /* the clone-buffers uapi, defined once */
 #include "zerocopy.h"
@@ -89,6 +95,25 @@ struct file_report {
 	char error[160]; /* non-empty: could not open or probe */
 	struct zc_file_info info;
 	struct reg_report reg[2];
+};
+
+#define MAX_RDMA_DEVICES 16
+
+struct rdma_device {
+	char name[64];
+	int err;         /* positive errno of open/query, 0 if fine */
+	const char *err_call;
+	uint32_t vendor_id;
+	uint64_t odp_caps;
+	uint32_t rc_odp_caps;
+};
+
+struct rdma_facts {
+	bool built;        /* zcinfo was built with the verbs headers */
+	char verbs[192];   /* libibverbs loaded, or why not */
+	char devices_reason[192];
+	int nr;
+	struct rdma_device dev[MAX_RDMA_DEVICES];
 };
 
 /* ------------------------------------------------------------------ */
@@ -230,6 +255,56 @@ static void probe_uring(struct uring_facts *u)
 static void probe_uring(struct uring_facts *u)
 {
 	u->built = false;
+}
+#endif
+
+#if ZC_TOOL_HAVE_IBVERBS
+static void probe_rdma_device(const struct zc_verbs *v, struct ibv_device *d,
+			      struct rdma_device *rd)
+{
+	struct ibv_device_attr_ex attr;
+	struct ibv_context *c;
+
+	snprintf(rd->name, sizeof rd->name, "%s", v->get_device_name(d));
+	errno = 0;
+	c = v->open_device(d);
+	if (!c) {
+		rd->err = errno ? errno : ENODEV;
+		rd->err_call = "ibv_open_device";
+		return;
+	}
+	memset(&attr, 0, sizeof attr);
+	rd->err = zc_verbs_query_device_ex(v, c, &attr);
+	rd->err_call = "ibv_query_device_ex";
+	rd->vendor_id = attr.orig_attr.vendor_id;
+	rd->odp_caps = attr.odp_caps.general_caps;
+	rd->rc_odp_caps = attr.odp_caps.per_transport_caps.rc_odp_caps;
+	v->close_device(c);
+}
+
+/* every RDMA device and its ODP capabilities, through the library's seam */
+static void probe_rdma(struct rdma_facts *r)
+{
+	struct ibv_device **list;
+	struct zc_verbs v;
+	int n;
+
+	r->built = true;
+	if (zc_verbs_open(&v, r->verbs, sizeof r->verbs))
+		return;
+	n = zc_verbs_devices(&v, &list, r->devices_reason,
+			     sizeof r->devices_reason);
+	for (int i = 0; i < n && r->nr < MAX_RDMA_DEVICES; i++)
+		probe_rdma_device(&v, list[i], &r->dev[r->nr++]);
+	if (n > 0)
+		v.free_device_list(list);
+	zc_verbs_close(&v);
+}
+#else
+static void probe_rdma(struct rdma_facts *r)
+{
+	snprintf(r->verbs, sizeof r->verbs, "zcinfo built without the "
+		 "libibverbs headers");
 }
 #endif
 
@@ -532,6 +607,83 @@ static void add_kernel(struct fact *root, const struct kernel_facts *k)
 		fact_text(f, "(no such sysctl)");
 }
 
+#if ZC_TOOL_HAVE_IBVERBS
+static const char *odp_general_name(uint64_t bit)
+{
+	return bit == IBV_ODP_SUPPORT ? "odp" :
+	       bit == IBV_ODP_SUPPORT_IMPLICIT ? "implicit" : NULL;
+}
+
+static const char *odp_rc_name(uint64_t bit)
+{
+	static const char *const names[] = { "send", "recv", "write", "read",
+					     "atomic", "srq_recv", "flush",
+					     "atomic_write" };
+
+	for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (bit == UINT64_C(1) << i)
+			return names[i];
+	return NULL;
+}
+
+/* the library's quirks for this device, lifted or not */
+static void add_quirks(struct fact *o, const struct rdma_device *d)
+{
+	struct fact *arr = fact_arr(o, "quirks", "quirks that apply");
+	const struct zc_quirk *q;
+
+	for (unsigned i = 0; (q = zc_quirk_at(i)); i++) {
+		struct fact *qo;
+
+		if (!zc_quirk_applies(q, d->name, d->vendor_id))
+			continue;
+		qo = fact_obj(arr, NULL, NULL);
+		fact_title(fact_str(qo, "name", NULL, q->name));
+		fact_str(qo, "reason", NULL, q->reason);
+		fact_str(qo, "seen_on", "seen on kernel", q->seen_on);
+	}
+}
+
+static void add_rdma_device(struct fact *arr, const struct rdma_device *d)
+{
+	struct fact *o = fact_obj(arr, NULL, NULL);
+	char buf[160];
+
+	fact_title(fact_text(fact_str(o, "name", NULL, d->name), "device %s",
+			     d->name));
+	if (d->err) {
+		snprintf(buf, sizeof buf, "%s: %s", d->err_call, strerror(d->err));
+		fact_str(o, "error", NULL, buf);
+		return;
+	}
+	fact_null(o, "error", NULL);
+	fact_text(fact_uint(o, "vendor_id", NULL, d->vendor_id), "0x%06" PRIx32,
+		  d->vendor_id);
+	fact_bits(o, "odp_caps", "ODP", d->odp_caps, odp_general_name);
+	fact_bits(o, "rc_odp_caps", "ODP on RC QPs", d->rc_odp_caps, odp_rc_name);
+	add_quirks(o, d);
+}
+#endif
+
+static void add_rdma(struct fact *root, const struct rdma_facts *r)
+{
+	struct fact *o = fact_obj(root, "rdma", "RDMA devices");
+	struct fact *arr;
+
+	fact_str(o, "verbs", "libibverbs", r->verbs);
+	if (r->devices_reason[0])
+		fact_str(o, "devices_reason", "found", r->devices_reason);
+	else
+		fact_null(o, "devices_reason", "found");
+	arr = fact_arr(o, "devices", NULL);
+#if ZC_TOOL_HAVE_IBVERBS
+	for (int i = 0; i < r->nr; i++)
+		add_rdma_device(arr, &r->dev[i]);
+#else
+	(void)arr;
+#endif
+}
+
 static void add_backends(struct fact *root, const struct backend_report *rep)
 {
 	struct fact *arr = fact_arr(root, "backends", "backends (best first)");
@@ -662,6 +814,7 @@ static void add_file(struct fact *arr, const struct file_report *fr)
 }
 
 static struct fact *build_report(const struct kernel_facts *k,
+				 const struct rdma_facts *rdma,
 				 const struct backend_report *rep,
 				 const struct file_report *files, int nr_files)
 {
@@ -678,6 +831,7 @@ static struct fact *build_report(const struct kernel_facts *k,
 	fact_str(root, "built_against", "zcinfo built against", buf);
 	add_backends(root, rep);
 	add_kernel(root, k);
+	add_rdma(root, rdma);
 	arr = fact_arr(root, "files", NULL);
 	for (i = 0; i < nr_files; i++)
 		add_file(arr, &files[i]);
@@ -698,8 +852,9 @@ static void usage(FILE *out)
 		"  --json      print one JSON object instead of text\n"
 		"  -h, --help  print this help\n"
 		"\n"
-		"ZC_BACKENDS, ZC_LOG and ZC_FAULT apply as in any program using\n"
-		"the library; without ZC_LOG only errors are logged.\n"
+		"ZC_BACKENDS, ZC_LOG, ZC_QUIRKS, ZC_FAULT and ZC_VERBS_LIB apply as\n"
+		"in any program using the library; without ZC_LOG only errors are\n"
+		"logged.\n"
 		"Exit status: 0 ok, 1 a FILE could not be opened or probed, 2 usage.\n");
 }
 
@@ -708,6 +863,7 @@ int main(int argc, char **argv)
 	struct backend_report backends[ZC_BACKEND_MAX + 1];
 	struct zc_ctx_params params;
 	struct kernel_facts kernel;
+	struct rdma_facts rdma;
 	struct file_report *files;
 	struct fact *report;
 	struct zc_ctx *ctx;
@@ -753,12 +909,14 @@ int main(int argc, char **argv)
 	}
 
 	probe_kernel(&kernel);
+	memset(&rdma, 0, sizeof rdma);
+	probe_rdma(&rdma);
 	probe_backends(ctx, backends);
 	for (i = 0; i < nr_files; i++)
 		if (!probe_file(ctx, &files[i]))
 			status = 1;
 
-	report = build_report(&kernel, backends, files, nr_files);
+	report = build_report(&kernel, &rdma, backends, files, nr_files);
 	if (json)
 		report_json(stdout, report);
 	else
