@@ -902,6 +902,21 @@ static int under_valgrind(void)
 	return p && strstr(p, "vgpreload");
 }
 
+/* is libibverbs mapped into this process? */
+static bool verbs_loaded(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, "/libibverbs.so") != NULL;
+	fclose(f);
+	return found;
+}
+
 static void counts_same(const struct counts *a, long n, const char *mode)
 {
 	struct counts b;
@@ -918,8 +933,16 @@ static void counts_same(const struct counts *a, long n, const char *mode)
 			    a->maps, b.maps);
 	ZT_CREQ_MSG(b.vm_pin_kb == a->vm_pin_kb, "%s N=%ld: VmPin %lld -> %lld kB", mode, n,
 		    (long long)a->vm_pin_kb, (long long)b.vm_pin_kb);
-	ZT_CREQ_MSG(b.live == a->live, "%s N=%ld: %ld heap blocks leaked", mode, n,
-		    b.live - a->live);
+	/* With an RDMA device present (the tests/vm guest), libibverbs keeps
+	 * a process-wide cache of its devices; an allocation failing inside
+	 * ibv_get_device_list's rescan drops cached devices allocated before
+	 * the count was taken, so fewer blocks are live, never more. */
+	if (b.live < a->live && verbs_loaded())
+		printf("oom.%s N=%ld: libibverbs freed %ld cached blocks\n", mode, n,
+		       a->live - b.live);
+	else
+		ZT_CREQ_MSG(b.live == a->live, "%s N=%ld: %ld heap blocks leaked", mode, n,
+			    b.live - a->live);
 }
 
 static const char *g_mode = "?";
