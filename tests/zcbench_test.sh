@@ -95,6 +95,26 @@ run -s 16M -b 128k -r write -m async -q 4 --batch 9 -n 200 --no-create "$f"
 # a forced backend is the one used
 run -s 16M -b 4k -r randread -B bounce -n 500 --no-create "$f"
 [ "$(field "$REPLY" backend)" = bounce ] || fail "-B bounce ran on $(field "$REPLY" backend)"
+[ "$(field "$REPLY" remote)" = 0 ] || fail "remote $(field "$REPLY" remote) without --remote"
+grep -q '"quirks_applied":\[\],"prefetch":null,' <<<"$REPLY" ||
+	fail "without --remote: quirks or a prefetch outcome reported: $REPLY"
+# --remote: where the registration cannot have a memory region (no RDMA
+# device) it fails, saying so, instead of running without one; where it
+# has one, the report gives the prefetch outcome and where the MR is
+out=$("$zcb" -j --remote -s 16M -b 4k -r randread -n 100 --no-create "$f" 2>&1)
+rc=$?
+if [ $rc = 0 ]; then
+	[ "$(field "$out" remote)" = 1 ] || fail "--remote: remote is not 1: $out"
+	grep -q '"prefetch":{"error":-\?[0-9]*,"result":"[^"]*"}' <<<"$out" ||
+		fail "--remote: no prefetch outcome: $out"
+	grep -q '"quirks_applied":\[' <<<"$out" || fail "--remote: no quirks_applied: $out"
+	say "--remote: $(grep -o '"backend":"[a-z_]*"' <<<"$out" | head -n 1)," \
+		"$(grep -o '"quirks_applied":[^]]*]' <<<"$out"), $(grep -o '"prefetch":{[^}]*}' <<<"$out")"
+else
+	[ $rc = 1 ] && grep -q 'zc_reg_create (backends auto, remote access): ' <<<"$out" ||
+		fail "--remote failed without saying why (exit $rc): $out"
+	say "--remote here: $out"
+fi
 run -s 16M -b 1M -r read --memcpy -n 50 --no-create "$f"
 
 # what a write puts in the file: zcbench's buffer, byte i = i * 31 + 1

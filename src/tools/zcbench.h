@@ -48,6 +48,7 @@ struct opts {
 	double rss_interval; /* 0: sample at start and end only */
 	bool no_create;
 	bool no_uring;       /* ZC_CTX_NO_URING */
+	bool remote;         /* ZC_ACCESS_REMOTE_* on the registration */
 	const char *label;
 };
 
@@ -132,6 +133,10 @@ struct result {
 	enum zc_backend backend;
 	struct zc_attempt attempts[MAX_ATTEMPTS];
 	int nr_attempts;
+	/* --remote: what decided the memory region */
+	char quirks[4][32];   /* quirks named by a refused attempt */
+	int nr_quirks;
+	int prefetch;         /* zc_reg_prefetch of the whole buffer: 0 or -errno */
 	/* the measured operations, all threads together */
 	struct hist h;
 	uint64_t ops, bytes, errors;

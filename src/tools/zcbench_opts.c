@@ -41,6 +41,10 @@ static void usage(FILE *f)
 "      --rss-interval S   sample the resident set every S seconds\n"
 "      --no-create        fail instead of creating or extending FILE\n"
 "      --no-uring         create the context with ZC_CTX_NO_URING\n"
+"      --remote           register for an RDMA peer too (ZC_ACCESS_REMOTE_READ,\n"
+"                         and REMOTE_WRITE for reads into the buffer); the\n"
+"                         report names the quirks that decided the backend\n"
+"                         and what zc_reg_prefetch of the buffer gave\n"
 "      --label TEXT       copied into the JSON report\n"
 "  -j, --json             print one JSON object instead of the table\n"
 "  -h, --help\n");
@@ -129,7 +133,7 @@ static int parse_backends(const char *s, uint64_t *out)
 int opts_parse(int argc, char **argv)
 {
 	enum { O_RAMP = 256, O_SEED, O_BOUNCE, O_MISALIGN, O_MEMCPY, O_RSS,
-	       O_NOCREATE, O_LABEL, O_NOURING, O_BATCH };
+	       O_NOCREATE, O_LABEL, O_NOURING, O_BATCH, O_REMOTE };
 	static const struct option lo[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "bs", required_argument, NULL, 'b' },
@@ -150,6 +154,7 @@ int opts_parse(int argc, char **argv)
 		{ "rss-interval", required_argument, NULL, O_RSS },
 		{ "no-create", no_argument, NULL, O_NOCREATE },
 		{ "no-uring", no_argument, NULL, O_NOURING },
+		{ "remote", no_argument, NULL, O_REMOTE },
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -234,6 +239,9 @@ int opts_parse(int argc, char **argv)
 			break;
 		case O_NOURING:
 			opt.no_uring = true;
+			break;
+		case O_REMOTE:
+			opt.remote = true;
 			break;
 		case 'j':
 			opt.json = true;

@@ -67,7 +67,7 @@ void report_json(const struct result *r)
 	json_str(stdout, opt.label);
 	printf(",\"file\":");
 	json_str(stdout, opt.file);
-	printf(",\"no_uring\":%d,\"fs\":", opt.no_uring);
+	printf(",\"no_uring\":%d,\"remote\":%d,\"fs\":", opt.no_uring, opt.remote);
 	json_str(stdout, r->fs_name);
 	printf(",\"size\":%" PRIu64 ",\"bs\":%zu,\"rw\":\"%s\",\"mode\":\"%s\","
 	       "\"qd\":%u,\"batch\":%u,\"direct\":%d,\"threads\":%u,\"misalign\":%zu,"
@@ -85,7 +85,20 @@ void report_json(const struct result *r)
 		json_str(stdout, at[i].reason);
 		putchar('}');
 	}
-	printf("],\"runtime_s\":%.6f,\"ops\":%" PRIu64 ",\"bytes\":%" PRIu64
+	printf("],\"quirks_applied\":[");
+	for (int i = 0; i < r->nr_quirks; i++) {
+		printf("%s", i ? "," : "");
+		json_str(stdout, r->quirks[i]);
+	}
+	printf("],\"prefetch\":");
+	if (opt.remote && r->registered) {
+		printf("{\"error\":%d,\"result\":", r->prefetch);
+		json_str(stdout, r->prefetch ? zc_strerror(r->prefetch) : "done");
+		putchar('}');
+	} else {
+		printf("null");
+	}
+	printf(",\"runtime_s\":%.6f,\"ops\":%" PRIu64 ",\"bytes\":%" PRIu64
 	       ",\"bw_bytes\":%.0f,\"bw_mib_s\":%.2f,\"iops\":%.1f,",
 	       r->elapsed, r->ops, r->bytes,
 	       r->elapsed > 0 ? (double)r->bytes / r->elapsed : 0,

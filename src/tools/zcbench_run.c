@@ -67,6 +67,7 @@ static struct {
 	uint64_t t0, t_ramp_end, t_end;
 	atomic_bool stop;
 	struct thread *th;
+	int prefetch;            /* --remote: zc_reg_prefetch's result */
 } bench = { .fd = -1 };
 
 static inline uint64_t rng_next(uint64_t *s)
@@ -470,16 +471,28 @@ int bench_setup(void)
 		rp.addr = bench.buf;
 		rp.length = bench.buf_len;
 		rp.access = is_write() ? ZC_ACCESS_WRITE : ZC_ACCESS_READ;
+		/* a peer reads what zcbench writes out, and writes what it
+		 * reads in: the remote side of the same buffer */
+		if (opt.remote)
+			rp.access |= is_write() ? ZC_ACCESS_REMOTE_READ :
+				     ZC_ACCESS_REMOTE_READ | ZC_ACCESS_REMOTE_WRITE;
 		if (opt.backends) {
 			rp.field_mask |= ZC_REG_FIELD_BACKENDS;
 			rp.backends = opt.backends;
 		}
 		ret = zc_reg_create(bench.zf, &rp, &bench.reg);
 		if (ret) {
-			fprintf(stderr, "zcbench: zc_reg_create (backends %s): %s\n",
-				opt.backend_arg, zc_strerror(ret));
+			fprintf(stderr, "zcbench: zc_reg_create (backends %s%s): %s\n",
+				opt.backend_arg, opt.remote ? ", remote access" : "",
+				zc_strerror(ret));
 			return -1;
 		}
+		/* before the run, as a server would before a peer's first
+		 * access: an ODP region's pages faulted in, or why not
+		 * (-EOPNOTSUPP from the device, -ENODATA: no ODP region) */
+		if (opt.remote)
+			bench.prefetch = zc_reg_prefetch(bench.reg, 0, bench.buf_len,
+							 is_write() ? 0 : ZC_PREFETCH_WRITE);
 	}
 
 	bench.th = calloc(opt.threads, sizeof(*bench.th));
@@ -593,6 +606,17 @@ static void describe_setup(struct result *r)
 		r->nr_attempts = 0;
 	if (r->nr_attempts > MAX_ATTEMPTS)
 		r->nr_attempts = MAX_ATTEMPTS;
+	if (!opt.remote)
+		return;
+	/* odp_mr says "quirk NAME on DEVICE: ..." when a quirk refused it */
+	for (int i = 0; i < r->nr_attempts && r->nr_quirks < 4; i++) {
+		const char *q = r->attempts[i].reason;
+
+		if (r->attempts[i].error && !strncmp(q, "quirk ", 6))
+			snprintf(r->quirks[r->nr_quirks++], sizeof r->quirks[0], "%.*s",
+				 (int)strcspn(q + 6, " "), q + 6);
+	}
+	r->prefetch = bench.prefetch;
 }
 
 int bench_run(struct result *r)
