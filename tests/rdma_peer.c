@@ -644,3 +644,52 @@ int64_t zt_rdma_foll_pins(void)
 	r = vmstat("nr_foll_pin_released");
 	return a < 0 || r < 0 ? INT64_MIN : a - r;
 }
+
+/* ---- what every test and benchmark with the peer says ----------------- */
+
+int zt_rdma_failed;
+static void (*skip_cleanup)(void);
+
+void zt_rdma_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("FAIL: ", stdout);
+	vprintf(fmt, ap);
+	putchar('\n');
+	va_end(ap);
+	zt_rdma_failed = 1;
+}
+
+void zt_rdma_on_skip(void (*cleanup)(void))
+{
+	skip_cleanup = cleanup;
+}
+
+void zt_rdma_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("SKIP: ", stdout);
+	vprintf(fmt, ap);
+	putchar('\n');
+	va_end(ap);
+	if (skip_cleanup)
+		skip_cleanup();
+	exit(77);
+}
+
+uint8_t zt_rdma_pat(uint32_t seed, uint64_t off)
+{
+	uint64_t x = (off + 1) * UINT64_C(0x9E3779B97F4A7C15) ^ (seed * 0x5851F42Du);
+
+	return (uint8_t)(x >> 29 ^ x >> 43);
+}
+
+void zt_rdma_fill(uint8_t *p, size_t len, uint32_t seed, uint64_t off)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = zt_rdma_pat(seed, off + i);
+}

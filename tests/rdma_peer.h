@@ -70,4 +70,20 @@ long zt_rdma_vm_pin_kb(void);
  * folding the per-CPU counters (vm.stat_refresh, root only), or INT64_MIN */
 int64_t zt_rdma_foll_pins(void);
 
+/* ---- what every test and benchmark with the peer says ----------------- */
+
+/* the verdict: set by zt_rdma_fail, the exit status of the test */
+extern int zt_rdma_failed;
+/* prints "FAIL: ..." and marks the run failed; the test goes on */
+void zt_rdma_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* a cleanup zt_rdma_skip runs before exiting (remove a test file), or NULL */
+void zt_rdma_on_skip(void (*cleanup)(void));
+/* prints "SKIP: ..." and exits 77 */
+void zt_rdma_skip(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+/* a byte per (seed, offset), not periodic in 256: bytes landing at or read
+ * from the wrong offset show */
+uint8_t zt_rdma_pat(uint32_t seed, uint64_t off);
+void zt_rdma_fill(uint8_t *p, size_t len, uint32_t seed, uint64_t off);
+
 #endif /* ZT_RDMA_PEER_H */

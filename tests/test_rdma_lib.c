@@ -51,7 +51,6 @@
 #define QUIRK "rxe-odp-subpage"
 #define SENTINEL 0xA5
 
-static int failed;
 static bool odp_mode;
 static struct zt_rdma_peer *peer;
 static struct zc_ctx *ctx;
@@ -60,52 +59,16 @@ static struct ibv_mr *pmr;
 static char dir_path[2048];
 static char file_path[4096];
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
 
-	va_start(ap, fmt);
-	fputs("FAIL: ", stdout);
-	vprintf(fmt, ap);
-	putchar('\n');
-	va_end(ap);
-	failed = 1;
-}
 
-static void __attribute__((noreturn, format(printf, 1, 2))) skip(const char *fmt, ...)
-{
-	va_list ap;
 
-	va_start(ap, fmt);
-	fputs("SKIP: ", stdout);
-	vprintf(fmt, ap);
-	putchar('\n');
-	va_end(ap);
-	exit(77);
-}
-
-/* a byte per (seed, offset), not periodic in 256: bytes landing at or
- * read from the wrong offset show */
-static uint8_t pat(uint32_t seed, uint64_t off)
-{
-	uint64_t x = (off + 1) * UINT64_C(0x9E3779B97F4A7C15) ^ (seed * 0x5851F42Du);
-
-	return (uint8_t)(x >> 29 ^ x >> 43);
-}
-
-static void fill(uint8_t *p, size_t len, uint32_t seed, uint64_t off)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = pat(seed, off + i);
-}
 
 static void reset_peer(void)
 {
 	char err[256];
 
 	if (zt_rdma_peer_reset(peer, err, sizeof err)) {
-		fail("the peer's QPs do not come back: %s", err);
+		zt_rdma_fail("the peer's QPs do not come back: %s", err);
 		exit(1);
 	}
 }
@@ -132,13 +95,13 @@ static int make_file(const char *tag, size_t size)
 	snprintf(file_path, sizeof file_path, "%s/zt-rdma-lib-%s-XXXXXX", dir_path, tag);
 	fd = mkostemp(file_path, O_CLOEXEC);
 	if (fd < 0 || !buf) {
-		fail("mkostemp(%s): %s", file_path, strerror(errno));
+		zt_rdma_fail("mkostemp(%s): %s", file_path, strerror(errno));
 		free(buf);
 		return -1;
 	}
-	fill(buf, size, 9, 0);
+	zt_rdma_fill(buf, size, 9, 0);
 	if (pwrite(fd, buf, size, 0) != (ssize_t)size || fsync(fd)) {
-		fail("pwrite(%s): %s", file_path, strerror(errno));
+		zt_rdma_fail("pwrite(%s): %s", file_path, strerror(errno));
 		close(fd);
 		fd = -1;
 	}
@@ -189,7 +152,7 @@ static int target_open(struct target *t, const char *name, bool file)
 	if (!file)
 		unlink(file_path);
 	if ((ret = zc_file_open(ctx, t->fd, 0, &t->f))) {
-		fail("%s: zc_file_open: %s", name, zc_strerror(ret));
+		zt_rdma_fail("%s: zc_file_open: %s", name, zc_strerror(ret));
 		return -1;
 	}
 	if (file) {
@@ -201,7 +164,7 @@ static int target_open(struct target *t, const char *name, bool file)
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (t->host == MAP_FAILED) {
 			t->host = NULL;
-			fail("%s: mmap: %s", name, strerror(errno));
+			zt_rdma_fail("%s: mmap: %s", name, strerror(errno));
 			return -1;
 		}
 		memset(t->host, 0x11, PAGE + REGION + PAGE);
@@ -209,7 +172,7 @@ static int target_open(struct target *t, const char *name, bool file)
 		rp.addr = t->host + PAGE;
 	}
 	if ((ret = zc_reg_create(t->f, &rp, &t->reg))) {
-		fail("%s: zc_reg_create(REMOTE_READ|REMOTE_WRITE): %s", name,
+		zt_rdma_fail("%s: zc_reg_create(REMOTE_READ|REMOTE_WRITE): %s", name,
 		     zc_strerror(ret));
 		return -1;
 	}
@@ -217,17 +180,17 @@ static int target_open(struct target *t, const char *name, bool file)
 	printf("%s: registered on %s\n", name, zc_backend_name(zc_reg_backend(t->reg)));
 	print_attempts(t);
 	if ((ret = zc_reg_rdma(t->reg, &t->k))) {
-		fail("%s: zc_reg_rdma: %s: a remote registration without keys", name,
+		zt_rdma_fail("%s: zc_reg_rdma: %s: a remote registration without keys", name,
 		     zc_strerror(ret));
 		return -1;
 	}
 	printf("  %s: keys lkey 0x%x rkey 0x%x addr 0x%" PRIx64 "\n", name, t->k.lkey,
 	       t->k.rkey, t->k.addr);
 	if (t->k.addr != (uintptr_t)t->mem)
-		fail("%s: zc_reg_rdma's addr 0x%" PRIx64 " is not zc_reg_addr %p", name,
+		zt_rdma_fail("%s: zc_reg_rdma's addr 0x%" PRIx64 " is not zc_reg_addr %p", name,
 		     t->k.addr, (void *)t->mem);
 	if (!file && t->mem != t->host + PAGE)
-		fail("%s: zc_reg_addr %p is not the caller's memory %p", name,
+		zt_rdma_fail("%s: zc_reg_addr %p is not the caller's memory %p", name,
 		     (void *)t->mem, (void *)(t->host + PAGE));
 	return 0;
 }
@@ -237,7 +200,7 @@ static void target_close(struct target *t)
 	int ret;
 
 	if (t->reg && (ret = zc_reg_destroy(t->reg)))
-		fail("%s: zc_reg_destroy: %s", t->name, zc_strerror(ret));
+		zt_rdma_fail("%s: zc_reg_destroy: %s", t->name, zc_strerror(ret));
 	if (t->f)
 		zc_file_close(t->f);
 	if (t->host)
@@ -274,7 +237,7 @@ static bool file_is(const struct target *t, const uint8_t *want, char *what, siz
 	for (size_t x = 0; x < FSIZE; x++) {
 		bool in = x >= FOFF && x < FOFF + REGION;
 
-		if (back[x] != (in ? want[x - FOFF] : pat(9, x))) {
+		if (back[x] != (in ? want[x - FOFF] : zt_rdma_pat(9, x))) {
 			bad++;
 			if (first < 0)
 				first = (ssize_t)x - FOFF;
@@ -304,12 +267,12 @@ static bool check_write(struct target *t, size_t off, size_t len, char *what, si
 		snprintf(what, wl, "out of memory");
 		return false;
 	}
-	fill(t->mem, REGION, 1, 0);
+	zt_rdma_fill(t->mem, REGION, 1, 0);
 	if (t->path && (ret = zc_sync(t->reg, 0, REGION))) {
 		snprintf(what, wl, "zc_sync of the baseline: %s", zc_strerror(ret));
 		goto out;
 	}
-	fill(pbuf, len, 2, off);
+	zt_rdma_fill(pbuf, len, 2, off);
 	st = zt_rdma_peer_write(peer, pbuf, pmr->lkey, len, t->k.addr + off, t->k.rkey,
 				OP_MS, err, sizeof err);
 	if (st) {
@@ -317,8 +280,8 @@ static bool check_write(struct target *t, size_t off, size_t len, char *what, si
 		reset_peer();
 		goto out;
 	}
-	fill(want, REGION, 1, 0);
-	fill(want + off, len, 2, off);
+	zt_rdma_fill(want, REGION, 1, 0);
+	zt_rdma_fill(want + off, len, 2, off);
 	for (size_t x = 0; x < REGION; x++) {
 		if (t->mem[x] == want[x])
 			continue;
@@ -362,7 +325,7 @@ static bool check_read(struct target *t, size_t off, size_t len, char *what, siz
 	char err[256];
 	int st;
 
-	fill(t->mem, REGION, 3, 0);
+	zt_rdma_fill(t->mem, REGION, 3, 0);
 	memset(pbuf, SENTINEL, len + PAGE);
 	st = zt_rdma_peer_read(peer, pbuf, pmr->lkey, len, t->k.addr + off, t->k.rkey,
 			       OP_MS, err, sizeof err);
@@ -372,7 +335,7 @@ static bool check_read(struct target *t, size_t off, size_t len, char *what, siz
 		return false;
 	}
 	for (size_t i = 0; i < len; i++)
-		if (pbuf[i] != pat(3, off + i) && !bad++)
+		if (pbuf[i] != zt_rdma_pat(3, off + i) && !bad++)
 			first = (ssize_t)i;
 	for (size_t i = len; i < len + PAGE; i++)
 		past += pbuf[i] != SENTINEL;
@@ -398,12 +361,12 @@ static void run_accesses(struct target *t, const struct access *a, unsigned n)
 		printf("  %s WRITE off %zu len %zu: %s%s\n", t->name, a[i].off, a[i].len,
 		       w ? "right" : "WRONG: ", w ? "" : what);
 		if (!w)
-			fail("%s: WRITE at %zu, %zu bytes: %s", t->name, a[i].off, a[i].len, what);
+			zt_rdma_fail("%s: WRITE at %zu, %zu bytes: %s", t->name, a[i].off, a[i].len, what);
 		w = check_read(t, a[i].off, a[i].len, what, sizeof what);
 		printf("  %s READ  off %zu len %zu: %s%s\n", t->name, a[i].off, a[i].len,
 		       w ? "right" : "WRONG: ", w ? "" : what);
 		if (!w)
-			fail("%s: READ at %zu, %zu bytes: %s", t->name, a[i].off, a[i].len, what);
+			zt_rdma_fail("%s: READ at %zu, %zu bytes: %s", t->name, a[i].off, a[i].len, what);
 	}
 }
 
@@ -424,13 +387,13 @@ static void expect_bounce(struct target *t, bool rxe)
 	const struct zc_attempt *odp = attempt_of(t, ZC_BACKEND_ODP_MR, a, 8);
 
 	if (zc_reg_backend(t->reg) != ZC_BACKEND_BOUNCE)
-		fail("%s: on %s, not bounce", t->name, zc_backend_name(zc_reg_backend(t->reg)));
+		zt_rdma_fail("%s: on %s, not bounce", t->name, zc_backend_name(zc_reg_backend(t->reg)));
 	if (!rxe)
 		return; /* the quirk is rxe's: elsewhere odp_mr may rightly win */
 	if (!odp)
-		fail("%s: no attempt for odp_mr", t->name);
+		zt_rdma_fail("%s: no attempt for odp_mr", t->name);
 	else if (odp->error != -EOPNOTSUPP || !strstr(odp->reason, QUIRK))
-		fail("%s: odp_mr's attempt is %s '%s', not EOPNOTSUPP naming %s", t->name,
+		zt_rdma_fail("%s: odp_mr's attempt is %s '%s', not EOPNOTSUPP naming %s", t->name,
 		     zc_strerror(odp->error), odp->reason, QUIRK);
 }
 
@@ -452,7 +415,7 @@ static void run_default(bool rxe)
 		v1 = zt_rdma_vm_pin_kb();
 		printf("  host memory: VmPin %ld kB before, %ld kB with the normal MR\n", v0, v1);
 		if (v0 >= 0 && v1 - v0 < (long)(REGION >> 10))
-			fail("host memory: the normal MR of %u kB moved VmPin only %ld kB",
+			zt_rdma_fail("host memory: the normal MR of %u kB moved VmPin only %ld kB",
 			     REGION >> 10, v1 - v0);
 		expect_bounce(&mem, rxe);
 		run_accesses(&mem, subpage, 8);
@@ -469,7 +432,7 @@ static void expect_odp(struct target *t)
 	const struct zc_attempt *odp = attempt_of(t, ZC_BACKEND_ODP_MR, a, 8);
 
 	if (zc_reg_backend(t->reg) != ZC_BACKEND_ODP_MR || !odp || odp->error)
-		fail("%s: on %s, not odp_mr, with ZC_QUIRKS=ignore:%s", t->name,
+		zt_rdma_fail("%s: on %s, not odp_mr, with ZC_QUIRKS=ignore:%s", t->name,
 		     zc_backend_name(zc_reg_backend(t->reg)), QUIRK);
 }
 
@@ -488,19 +451,19 @@ static void truncation(bool rxe)
 	if (target_open(&t, "truncated file", true) || !old)
 		goto out;
 	expect_odp(&t);
-	fill(t.mem, REGION, 4, 0);
+	zt_rdma_fill(t.mem, REGION, 4, 0);
 	memcpy(old, t.mem + keep, lost);
 	st = zt_rdma_peer_read(peer, pbuf, pmr->lkey, REGION, t.k.addr, t.k.rkey, OP_MS,
 			       err, sizeof err);
 	if (st || memcmp(pbuf, t.mem, REGION)) {
-		fail("truncation: READ before it: %s", st ? err : "wrong bytes");
+		zt_rdma_fail("truncation: READ before it: %s", st ? err : "wrong bytes");
 		if (st)
 			reset_peer();
 		goto out;
 	}
 	fd2 = open(t.path, O_WRONLY | O_CLOEXEC);
 	if (fd2 < 0 || ftruncate(fd2, (off_t)(FOFF + keep))) {
-		fail("truncation: open/ftruncate of a second fd: %s", strerror(errno));
+		zt_rdma_fail("truncation: open/ftruncate of a second fd: %s", strerror(errno));
 		if (fd2 >= 0)
 			close(fd2);
 		goto out;
@@ -515,10 +478,10 @@ static void truncation(bool rxe)
 	       "ftruncate: %s (%d), %zu bytes of the peer's buffer changed\n", lost,
 	       st >= 0 ? ibv_wc_status_str((enum ibv_wc_status)st) : err, st, changed);
 	if (rxe ? st != IBV_WC_REM_ACCESS_ERR : st == IBV_WC_SUCCESS)
-		fail("truncation: the READ of the lost range %s", st == IBV_WC_SUCCESS ?
+		zt_rdma_fail("truncation: the READ of the lost range %s", st == IBV_WC_SUCCESS ?
 		     "succeeded" : "did not complete with IBV_WC_REM_ACCESS_ERR");
 	if (changed)
-		fail("truncation: %zu bytes reached the peer from the truncated range",
+		zt_rdma_fail("truncation: %zu bytes reached the peer from the truncated range",
 		     changed);
 	if (st)
 		reset_peer();
@@ -528,7 +491,7 @@ static void truncation(bool rxe)
 	printf("truncation: READ of the %zu bytes kept, same registration: %s\n", keep,
 	       st ? err : memcmp(pbuf, t.mem, keep) ? "wrong bytes" : "right");
 	if (st || memcmp(pbuf, t.mem, keep))
-		fail("truncation: the kept range no longer reads right");
+		zt_rdma_fail("truncation: the kept range no longer reads right");
 	if (st)
 		reset_peer();
 out:
@@ -552,14 +515,14 @@ static void run_odp(bool rxe)
 		st = zt_rdma_peer_read(peer, pbuf, pmr->lkey, REGION, file.k.addr,
 				       file.k.rkey, OP_MS, err, sizeof err);
 		if (st) {
-			fail("odp: READ of the whole range: %s", err);
+			zt_rdma_fail("odp: READ of the whole range: %s", err);
 			reset_peer();
 		}
 		v_touch = zt_rdma_vm_pin_kb();
 		printf("  ext4 file range: VmPin %ld kB before, %ld kB registered, %ld kB "
 		       "after the peer read all of it\n", v0, v_reg, v_touch);
 		if (v0 < 0 || v_reg != v0 || v_touch != v0)
-			fail("odp: VmPin moved (or is not reported): %ld -> %ld -> %ld kB",
+			zt_rdma_fail("odp: VmPin moved (or is not reported): %ld -> %ld -> %ld kB",
 			     v0, v_reg, v_touch);
 		run_accesses(&file, aligned, 3);
 		/* on rxe ibv_advise_mr is EOPNOTSUPP: not a failure of the MR */
@@ -567,14 +530,14 @@ static void run_odp(bool rxe)
 		printf("  ext4 file range: zc_reg_prefetch: %s\n",
 		       ret ? zc_strerror(ret) : "done");
 		if (rxe ? ret != -EOPNOTSUPP : ret && ret != -EOPNOTSUPP)
-			fail("odp: zc_reg_prefetch: %s, want %s", zc_strerror(ret),
+			zt_rdma_fail("odp: zc_reg_prefetch: %s, want %s", zc_strerror(ret),
 			     rxe ? "EOPNOTSUPP on rxe" : "0 or EOPNOTSUPP");
 		run_accesses(&file, aligned, 2);
 	}
 	target_close(&file);
 	v_end = zt_rdma_vm_pin_kb();
 	if (v_end != v0)
-		fail("odp: VmPin %ld kB after zc_reg_destroy, %ld kB before", v_end, v0);
+		zt_rdma_fail("odp: VmPin %ld kB after zc_reg_destroy, %ld kB before", v_end, v0);
 	if (!target_open(&mem, "host memory", false)) {
 		expect_odp(&mem);
 		run_accesses(&mem, aligned, 3);
@@ -642,50 +605,50 @@ int main(int argc, char **argv)
 	}
 	odp_mode = !strcmp(argv[1], "odp");
 	if (zt_rdma_peer_available(why, sizeof why))
-		skip("%s", why);
+		zt_rdma_skip("%s", why);
 	dir = ext4_dir();
 	if (!dir)
-		skip("no ext4 directory (tried $ZC_TEST_EXT4_DIR, /var/tmp, /tmp)");
+		zt_rdma_skip("no ext4 directory (tried $ZC_TEST_EXT4_DIR, /var/tmp, /tmp)");
 	snprintf(dir_path, sizeof dir_path, "%s", dir);
 	pd = app_pd(why, sizeof why);
 	if (!pd)
-		skip("no PD: %s", why);
+		zt_rdma_skip("no PD: %s", why);
 	dev = pd->context;
 	if ((ret = zt_rdma_peer_open(&peer, pd, why, sizeof why)))
-		skip("no RDMA peer: %s", why);
+		zt_rdma_skip("no RDMA peer: %s", why);
 	printf("rdma-peer: %s\n", zt_rdma_peer_describe(peer));
 	rxe = !ibv_query_device(dev, &da) && da.vendor_id == 0xFFFFFF;
 	if (odp_mode && zt_rdma_peer_mtu(peer) < 4096) {
 		unsigned mtu = zt_rdma_peer_mtu(peer);
 
 		zt_rdma_peer_close(peer);
-		skip("active_mtu %u: ODP on rxe needs path MTU 4096", mtu);
+		zt_rdma_skip("active_mtu %u: ODP on rxe needs path MTU 4096", mtu);
 	}
 	/* the library reads ZC_QUIRKS at zc_ctx_create */
 	if (odp_mode && setenv("ZC_QUIRKS", "ignore:" QUIRK, 1))
-		skip("setenv: %s", strerror(errno));
+		zt_rdma_skip("setenv: %s", strerror(errno));
 	cp.pd = pd;
 	if ((ret = zc_ctx_create(&cp, &ctx))) {
-		fail("zc_ctx_create with the application's PD: %s", zc_strerror(ret));
+		zt_rdma_fail("zc_ctx_create with the application's PD: %s", zc_strerror(ret));
 		goto out;
 	}
 	if ((ret = zc_ctx_query(ctx, ZC_BACKEND_ODP_MR, &bi)) || !bi.available) {
 		zc_ctx_destroy(ctx);
 		ctx = NULL;
 		zt_rdma_peer_close(peer);
-		skip("odp_mr unavailable on %s: %s", ibv_get_device_name(dev->device),
+		zt_rdma_skip("odp_mr unavailable on %s: %s", ibv_get_device_name(dev->device),
 		     ret ? zc_strerror(ret) : bi.reason);
 	}
 	printf("odp_mr: %s\n", bi.reason);
 	if (!strstr(bi.reason, "caller's PD"))
-		fail("odp_mr does not use the application's PD: %s", bi.reason);
+		zt_rdma_fail("odp_mr does not use the application's PD: %s", bi.reason);
 
 	pbuf = mmap(NULL, REGION + PAGE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (pbuf == MAP_FAILED ||
 	    !(pmr = ibv_reg_mr(zt_rdma_peer_local_pd(peer), pbuf, REGION + PAGE,
 			       IBV_ACCESS_LOCAL_WRITE))) {
-		fail("the peer's buffer: %s", strerror(errno));
+		zt_rdma_fail("the peer's buffer: %s", strerror(errno));
 		goto out;
 	}
 	if (odp_mode)
@@ -702,6 +665,6 @@ out:
 	zt_rdma_peer_close(peer);
 	ibv_dealloc_pd(pd);
 	ibv_close_device(dev);
-	printf("%s\n", failed ? "FAIL" : "PASS");
-	return failed;
+	printf("%s\n", zt_rdma_failed ? "FAIL" : "PASS");
+	return zt_rdma_failed;
 }

@@ -50,54 +50,15 @@
 #define RW_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | \
 		   IBV_ACCESS_REMOTE_WRITE)
 
-static int failed;
 static struct utsname uts;
 static struct zt_rdma_peer *peer;
 /* the one test file that exists at a time (the second opener needs its
  * name; skip and exit remove it) */
 static char file_path[4096];
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
 
-	va_start(ap, fmt);
-	fputs("FAIL: ", stdout);
-	vprintf(fmt, ap);
-	putchar('\n');
-	va_end(ap);
-	failed = 1;
-}
 
-static void __attribute__((noreturn, format(printf, 1, 2))) skip(const char *fmt, ...)
-{
-	va_list ap;
 
-	va_start(ap, fmt);
-	fputs("SKIP: ", stdout);
-	vprintf(fmt, ap);
-	putchar('\n');
-	va_end(ap);
-	if (file_path[0])
-		unlink(file_path);
-	exit(77);
-}
-
-/* a byte per (seed, offset), not periodic in 256: a transfer that lands
- * or reads at the wrong offset shows */
-static uint8_t pat(uint32_t seed, uint64_t off)
-{
-	uint64_t x = (off + 1) * UINT64_C(0x9E3779B97F4A7C15) ^ seed;
-
-	return (uint8_t)(x >> 29 ^ x >> 43);
-}
-
-static void fill(uint8_t *p, size_t len, uint32_t seed, uint64_t off)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = pat(seed, off + i);
-}
 
 /* ---- the memory under test ------------------------------------------ */
 
@@ -131,7 +92,7 @@ static int make_file(const char *dir, size_t size)
 	snprintf(file_path, sizeof file_path, "%s/zt-rxe-odp-XXXXXX", dir);
 	fd = mkostemp(file_path, O_CLOEXEC);
 	if (fd < 0 || !buf) {
-		fail("mkostemp(%s): %s", file_path, strerror(errno));
+		zt_rdma_fail("mkostemp(%s): %s", file_path, strerror(errno));
 		free(buf);
 		return -1;
 	}
@@ -139,7 +100,7 @@ static int make_file(const char *dir, size_t size)
 	for (size_t off = 0; off < size; off += 1 << 20) {
 		size_t n = size - off < (1u << 20) ? size - off : 1u << 20;
 		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n) {
-			fail("pwrite(%s): %s", file_path, strerror(errno));
+			zt_rdma_fail("pwrite(%s): %s", file_path, strerror(errno));
 			close(fd);
 			free(buf);
 			return -1;
@@ -156,6 +117,12 @@ static void drop_file(int fd)
 	if (file_path[0])
 		unlink(file_path);
 	file_path[0] = 0;
+}
+
+/* a skip leaves no test file behind */
+static void remove_file(void)
+{
+	drop_file(-1);
 }
 
 static int region_open(struct region *r, const char *name, const char *dir, bool odp)
@@ -176,7 +143,7 @@ static int region_open(struct region *r, const char *name, const char *dir, bool
 			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	}
 	if (r->map == MAP_FAILED) {
-		fail("%s: mmap of %zu bytes: %s", name, maplen, strerror(errno));
+		zt_rdma_fail("%s: mmap of %zu bytes: %s", name, maplen, strerror(errno));
 		r->map = NULL;
 		return -1;
 	}
@@ -185,7 +152,7 @@ static int region_open(struct region *r, const char *name, const char *dir, bool
 	r->mr = ibv_reg_mr(zt_rdma_peer_target_pd(peer), r->mem, REGION,
 			   odp ? ODP_ACCESS : RW_ACCESS);
 	if (!r->mr) {
-		fail("%s: ibv_reg_mr(%s) of %u bytes: %s", name, odp ? "ODP" : "non-ODP",
+		zt_rdma_fail("%s: ibv_reg_mr(%s) of %u bytes: %s", name, odp ? "ODP" : "non-ODP",
 		     REGION, strerror(errno));
 		return -1;
 	}
@@ -221,7 +188,7 @@ static void reset_peer(void)
 	char err[256];
 
 	if (zt_rdma_peer_reset(peer, err, sizeof err)) {
-		fail("the peer's QPs do not come back: %s", err);
+		zt_rdma_fail("the peer's QPs do not come back: %s", err);
 		exit(1);
 	}
 }
@@ -237,8 +204,8 @@ static struct verdict check_write(struct region *r, size_t off, size_t len)
 	char err[256];
 	int st;
 
-	fill(r->map, maplen, 1, 0);
-	fill(pbuf, len, 2, GUARD + off);
+	zt_rdma_fill(r->map, maplen, 1, 0);
+	zt_rdma_fill(pbuf, len, 2, GUARD + off);
 	st = zt_rdma_peer_write(peer, pbuf, pmr->lkey, len, (uintptr_t)r->mem + off,
 				r->mr->rkey, OP_MS, err, sizeof err);
 	if (st) {
@@ -248,7 +215,7 @@ static struct verdict check_write(struct region *r, size_t off, size_t len)
 	}
 	for (size_t x = 0; x < maplen; x++) {
 		bool in = x >= GUARD + off && x < GUARD + off + len;
-		uint8_t want = pat(in ? 2 : 1, x);
+		uint8_t want = zt_rdma_pat(in ? 2 : 1, x);
 
 		if (r->map[x] == want)
 			continue;
@@ -303,7 +270,7 @@ static struct verdict check_read(struct region *r, size_t off, size_t len)
 	char err[256];
 	int st;
 
-	fill(r->map, GUARD + REGION + GUARD, 3, 0);
+	zt_rdma_fill(r->map, GUARD + REGION + GUARD, 3, 0);
 	memset(pbuf, SENTINEL, len + PAGE);
 	st = zt_rdma_peer_read(peer, pbuf, pmr->lkey, len, (uintptr_t)r->mem + off,
 			       r->mr->rkey, OP_MS, err, sizeof err);
@@ -313,7 +280,7 @@ static struct verdict check_read(struct region *r, size_t off, size_t len)
 		return v;
 	}
 	for (size_t i = 0; i < len; i++)
-		if (pbuf[i] != pat(3, GUARD + off + i)) {
+		if (pbuf[i] != zt_rdma_pat(3, GUARD + off + i)) {
 			bad++;
 			if (first < 0)
 				first = (ssize_t)i;
@@ -387,21 +354,21 @@ static void truncation(const char *dir)
 		goto out;
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
-		fail("truncation: mmap: %s", strerror(errno));
+		zt_rdma_fail("truncation: mmap: %s", strerror(errno));
 		goto out;
 	}
-	fill(map, size, 4, 0);
+	zt_rdma_fill(map, size, 4, 0);
 	memcpy(old, map + keep, lost);
 	mr = ibv_reg_mr(zt_rdma_peer_target_pd(peer), map, size, ODP_ACCESS);
 	if (!mr) {
-		fail("truncation: ibv_reg_mr(ODP) over the ext4 file: %s", strerror(errno));
+		zt_rdma_fail("truncation: ibv_reg_mr(ODP) over the ext4 file: %s", strerror(errno));
 		goto out;
 	}
 	/* the peer reads it all once: the MR maps the pages before they go */
 	st = zt_rdma_peer_read(peer, pbuf, pmr->lkey, size, (uintptr_t)map, mr->rkey,
 			       OP_MS, err, sizeof err);
 	if (st || memcmp(pbuf, map, size)) {
-		fail("truncation: READ before the truncation: %s",
+		zt_rdma_fail("truncation: READ before the truncation: %s",
 		     st ? err : "wrong bytes");
 		if (st)
 			reset_peer();
@@ -410,7 +377,7 @@ static void truncation(const char *dir)
 	/* another opener: an open file description of its own */
 	fd2 = open(file_path, O_WRONLY | O_CLOEXEC);
 	if (fd2 < 0 || ftruncate(fd2, (off_t)keep)) {
-		fail("truncation: open/ftruncate of a second fd: %s", strerror(errno));
+		zt_rdma_fail("truncation: open/ftruncate of a second fd: %s", strerror(errno));
 		if (fd2 >= 0)
 			close(fd2);
 		goto out;
@@ -429,10 +396,10 @@ static void truncation(const char *dir)
 	       lost, keep, st >= 0 ? ibv_wc_status_str((enum ibv_wc_status)st) : err,
 	       st, changed, stale);
 	if (st != IBV_WC_REM_ACCESS_ERR)
-		fail("truncation: the READ of the lost range did not complete with "
+		zt_rdma_fail("truncation: the READ of the lost range did not complete with "
 		     "IBV_WC_REM_ACCESS_ERR: %s", st >= 0 ? ibv_wc_status_str(st) : err);
 	if (changed)
-		fail("truncation: %zu bytes reached the peer from a truncated range", changed);
+		zt_rdma_fail("truncation: %zu bytes reached the peer from a truncated range", changed);
 	if (st)
 		reset_peer();
 	/* what stays in the file is still served right through the same MR */
@@ -442,7 +409,7 @@ static void truncation(const char *dir)
 	printf("rxe-odp-truncate: READ of the %zu bytes kept, same MR, QPs reset: %s\n",
 	       keep, st ? err : memcmp(pbuf, map, keep) ? "wrong bytes" : "right");
 	if (st || memcmp(pbuf, map, keep))
-		fail("truncation: the kept range no longer reads right through the MR");
+		zt_rdma_fail("truncation: the kept range no longer reads right through the MR");
 	if (st)
 		reset_peer();
 out:
@@ -483,14 +450,14 @@ static void pins(const char *dir)
 		return;
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
-		fail("pins: mmap: %s", strerror(errno));
+		zt_rdma_fail("pins: mmap: %s", strerror(errno));
 		goto out;
 	}
 	v0 = zt_rdma_vm_pin_kb();
 	c0 = zt_rdma_foll_pins();
 	mr = ibv_reg_mr(zt_rdma_peer_target_pd(peer), map, size, ODP_ACCESS);
 	if (!mr) {
-		fail("pins: ibv_reg_mr(ODP) over the ext4 file: %s", strerror(errno));
+		zt_rdma_fail("pins: ibv_reg_mr(ODP) over the ext4 file: %s", strerror(errno));
 		goto out;
 	}
 	/* the peer touches every page: faulted in, still not pinned */
@@ -498,7 +465,7 @@ static void pins(const char *dir)
 		st = zt_rdma_peer_read(peer, pbuf, pmr->lkey, REGION,
 				       (uintptr_t)map + off, mr->rkey, OP_MS, err, sizeof err);
 	if (st) {
-		fail("pins: READ through the ODP MR: %s", err);
+		zt_rdma_fail("pins: READ through the ODP MR: %s", err);
 		reset_peer();
 	}
 	v_odp = zt_rdma_vm_pin_kb();
@@ -509,7 +476,7 @@ static void pins(const char *dir)
 	 * writable one is refused over page cache; recorded below) */
 	mr = ibv_reg_mr(zt_rdma_peer_target_pd(peer), map, size, IBV_ACCESS_REMOTE_READ);
 	if (!mr) {
-		fail("pins: ibv_reg_mr(REMOTE_READ, non-ODP) over the ext4 file: %s",
+		zt_rdma_fail("pins: ibv_reg_mr(REMOTE_READ, non-ODP) over the ext4 file: %s",
 		     strerror(errno));
 		goto out;
 	}
@@ -529,19 +496,19 @@ static void pins(const char *dir)
 	       vmpin_witness ? "VmPin" : "nr_foll_pin_acquired - released");
 	if (vmpin_witness) {
 		if (v_odp != v0)
-			fail("pins: the ODP MR moved VmPin %ld -> %ld kB", v0, v_odp);
+			zt_rdma_fail("pins: the ODP MR moved VmPin %ld -> %ld kB", v0, v_odp);
 	} else if (c0 == INT64_MIN) {
-		fail("pins: VmPin did not move for a non-ODP MR (%ld -> %ld kB) and "
+		zt_rdma_fail("pins: VmPin did not move for a non-ODP MR (%ld -> %ld kB) and "
 		     "/proc/vmstat has no FOLL_PIN counters: no witness", v0, v_pin);
 	} else {
 		if (c_pin - c0 < pages - tol)
-			fail("pins: the non-ODP MR of %" PRId64 " pages moved neither VmPin "
+			zt_rdma_fail("pins: the non-ODP MR of %" PRId64 " pages moved neither VmPin "
 			     "nor the FOLL_PIN count (%+" PRId64 ")", pages, c_pin - c0);
 		if (c_odp - c0 >= tol)
-			fail("pins: %+" PRId64 " pages pinned with the ODP MR", c_odp - c0);
+			zt_rdma_fail("pins: %+" PRId64 " pages pinned with the ODP MR", c_odp - c0);
 	}
 	if (v_end != v0)
-		fail("pins: VmPin %ld kB after deregistration, %ld kB before", v_end, v0);
+		zt_rdma_fail("pins: VmPin %ld kB after deregistration, %ld kB before", v_end, v0);
 
 	/* recorded, not asserted: the fact the library's fallback order uses */
 	mr = ibv_reg_mr(zt_rdma_peer_target_pd(peer), map, size, RW_ACCESS);
@@ -576,22 +543,23 @@ int main(void)
 	bool rxe;
 	int ret;
 
+	zt_rdma_on_skip(remove_file);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	uname(&uts);
 	if (zt_rdma_peer_available(why, sizeof why))
-		skip("%s", why);
+		zt_rdma_skip("%s", why);
 	dir = ext4_dir();
 	if (!dir)
-		skip("no ext4 directory (tried $ZC_TEST_EXT4_DIR, /var/tmp, /tmp)");
+		zt_rdma_skip("no ext4 directory (tried $ZC_TEST_EXT4_DIR, /var/tmp, /tmp)");
 	ret = zt_rdma_peer_open(&peer, NULL, why, sizeof why);
 	if (ret)
-		skip("no RDMA peer: %s", why); /* a device, but no usable port */
+		zt_rdma_skip("no RDMA peer: %s", why); /* a device, but no usable port */
 	printf("rdma-peer: %s\n", zt_rdma_peer_describe(peer));
 
 	ctx = zt_rdma_peer_target_pd(peer)->context;
 	memset(&dx, 0, sizeof dx);
 	if ((ret = ibv_query_device_ex(ctx, NULL, &dx))) {
-		fail("ibv_query_device_ex(%s): %s", zt_rdma_peer_target_dev(peer), strerror(ret));
+		zt_rdma_fail("ibv_query_device_ex(%s): %s", zt_rdma_peer_target_dev(peer), strerror(ret));
 		goto out;
 	}
 	rxe = is_rxe(ctx, &dx.orig_attr);
@@ -606,14 +574,14 @@ int main(void)
 		    (IBV_ODP_SUPPORT_READ | IBV_ODP_SUPPORT_WRITE)) {
 		snprintf(why, sizeof why, "%s", zt_rdma_peer_target_dev(peer));
 		zt_rdma_peer_close(peer);
-		skip("%s has no ODP for RC READ and WRITE", why);
+		zt_rdma_skip("%s has no ODP for RC READ and WRITE", why);
 	}
 	/* at 1024 even page-aligned transfers of rxe ODP go wrong (VM-NOTES):
 	 * the sub-page verdict needs the MTU at which aligned ones are right */
 	if (zt_rdma_peer_mtu(peer) < 4096) {
 		unsigned mtu = zt_rdma_peer_mtu(peer);
 		zt_rdma_peer_close(peer);
-		skip("active_mtu %u: the test needs path MTU 4096 (netdev MTU >= 4200, "
+		zt_rdma_skip("active_mtu %u: the test needs path MTU 4096 (netdev MTU >= 4200, "
 		     "e.g. ip link set DEV mtu 9000)", mtu);
 	}
 
@@ -622,7 +590,7 @@ int main(void)
 	if (pbuf == MAP_FAILED ||
 	    !(pmr = ibv_reg_mr(zt_rdma_peer_local_pd(peer), pbuf, REGION + PAGE,
 			       IBV_ACCESS_LOCAL_WRITE))) {
-		fail("the peer's buffer: %s", strerror(errno));
+		zt_rdma_fail("the peer's buffer: %s", strerror(errno));
 		goto out;
 	}
 
@@ -642,9 +610,9 @@ int main(void)
 	wrong_sub_odp += run_accesses(&odp_anon, subpage, 8, "sub-page");
 
 	if (wrong_aligned)
-		fail("%u page-aligned accesses wrong (see above)", wrong_aligned);
+		zt_rdma_fail("%u page-aligned accesses wrong (see above)", wrong_aligned);
 	if (wrong_sub_ctl)
-		fail("%u sub-page accesses wrong on the non-ODP control: the peer or "
+		zt_rdma_fail("%u sub-page accesses wrong on the non-ODP control: the peer or "
 		     "the device is broken, no verdict on ODP", wrong_sub_ctl);
 	if (!rxe)
 		printf("rxe-odp-subpage: %s is not rxe: %u of 32 sub-page ODP accesses "
@@ -657,7 +625,7 @@ int main(void)
 		printf("rxe-odp-subpage: defect present on %s (%u of 32 sub-page ODP "
 		       "accesses wrong)\n", uts.release, wrong_sub_odp);
 	else
-		fail("rxe-odp-subpage: the defect is gone on %s: give the quirk a kernel bound",
+		zt_rdma_fail("rxe-odp-subpage: the defect is gone on %s: give the quirk a kernel bound",
 		     uts.release);
 	/* the other facts are worth having whatever the verdict */
 	region_close(&odp_file);
@@ -676,6 +644,6 @@ out:
 	if (pbuf && pbuf != MAP_FAILED)
 		munmap(pbuf, REGION + PAGE);
 	zt_rdma_peer_close(peer);
-	printf("%s\n", failed ? "FAIL" : "PASS");
-	return failed;
+	printf("%s\n", zt_rdma_failed ? "FAIL" : "PASS");
+	return zt_rdma_failed;
 }

@@ -104,18 +104,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2))) skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("SKIP: ", stdout);
-	vprintf(fmt, ap);
-	putchar('\n');
-	va_end(ap);
-	exit(77);
-}
-
 /* The file's bytes at off (a multiple of 8): 64-bit words that differ
  * from each other, so a READ from the wrong offset shows. Words, not
  * bytes: 1 GiB of it is made under emulation too. */
@@ -299,9 +287,9 @@ static const char *dir_arg(int argc, char **argv)
 	struct statfs s;
 
 	if (!d)
-		skip("no directory: give one or set ZC_TEST_EXT4_DIR (ext4 in the test guest)");
+		zt_rdma_skip("no directory: give one or set ZC_TEST_EXT4_DIR (ext4 in the test guest)");
 	if (statfs(d, &s))
-		skip("statfs(%s): %s", d, strerror(errno));
+		zt_rdma_skip("statfs(%s): %s", d, strerror(errno));
 	if ((unsigned long)s.f_type != EXT4_MAGIC)
 		printf("note: %s is not ext4 (f_type 0x%lx)\n", d, (unsigned long)s.f_type);
 	return d;
@@ -394,13 +382,13 @@ int main(int argc, char **argv)
 	if (reps > MAXREPS)
 		reps = MAXREPS;
 	if (zt_rdma_peer_available(why, sizeof why))
-		skip("%s", why);
+		zt_rdma_skip("%s", why);
 	dir = dir_arg(argc, argv);
 	if (statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < b.size + (64u << 20))
-		skip("%s has %llu MiB free, the file needs %zu MiB", dir,
+		zt_rdma_skip("%s has %llu MiB free, the file needs %zu MiB", dir,
 		     (unsigned long long)sv.f_bavail * sv.f_frsize >> 20, b.size >> 20);
 	if (zt_rdma_peer_open(&b.peer, NULL, why, sizeof why))
-		skip("no RDMA peer: %s", why);
+		zt_rdma_skip("no RDMA peer: %s", why);
 	cpu_model(cpu, sizeof cpu);
 	printf("odp-bench: kernel %s, cpu \"%s\", rdma-peer: %s\n", uts.release, cpu,
 	       zt_rdma_peer_describe(b.peer));
@@ -412,7 +400,7 @@ int main(int argc, char **argv)
 		    !(dx.odp_caps.general_caps & IBV_ODP_SUPPORT) ||
 		    !(dx.odp_caps.per_transport_caps.rc_odp_caps & IBV_ODP_SUPPORT_READ)) {
 			zt_rdma_peer_close(b.peer);
-			skip("the RDMA device has no ODP for RC READ");
+			zt_rdma_skip("the RDMA device has no ODP for RC READ");
 		}
 	}
 	b.buf = mmap(NULL, MSG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
