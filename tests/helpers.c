@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "helpers.h"
+#include "procfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -440,57 +441,8 @@ int zt_maps_meaningful(void)
 #endif
 }
 
-int64_t zt_vmstat(const char *key)
-{
-	FILE *f = fopen("/proc/vmstat", "re");
-	char name[128];
-	unsigned long long v;
-	int64_t r = -1;
 
-	if (!f)
-		return -1;
-	while (fscanf(f, "%127s %llu", name, &v) == 2) {
-		if (strcmp(name, key) == 0) {
-			r = (int64_t)v;
-			break;
-		}
-	}
-	fclose(f);
-	return r;
-}
 
-/*
- * The nr_foll_pin_* counters are kept per CPU and folded into the global
- * figures of /proc/vmstat only now and then, so a read can be off by a few
- * pages either way, long enough to look like a leak (seen under qemu).
- * Writing vm.stat_refresh (root) folds them first; elsewhere the tests'
- * tolerances absorb the drift.
- */
-static void vmstat_refresh(void)
-{
-	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		/* an error (EINVAL: some counter was negative) still folds */
-		ssize_t n = write(fd, "1", 1);
-
-		(void)n;
-		close(fd);
-	}
-}
-
-int64_t zt_pins_outstanding(void)
-{
-	int64_t a, r;
-
-	vmstat_refresh();
-	a = zt_vmstat("nr_foll_pin_acquired");
-	r = zt_vmstat("nr_foll_pin_released");
-
-	if (a < 0 || r < 0)
-		return INT64_MIN;
-	return a - r;
-}
 
 int64_t zt_pins_settled(void)
 {
@@ -508,7 +460,6 @@ int64_t zt_pins_settled(void)
 	return best;
 }
 
-static long vm_pin_kb_of(const char *status);
 
 /*
  * Whether this process's io_uring fixed buffers show in its VmPin. Linux
@@ -545,9 +496,9 @@ static bool vm_pin_counts_uring(void)
 		memset(buf, 1, len);
 		iov.iov_base = buf;
 		iov.iov_len = len;
-		before = vm_pin_kb_of("/proc/self/status");
+		before = zt_vm_pin_kb_of("/proc/self/status");
 		if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_BUFFERS, &iov, 1) == 0) {
-			after = vm_pin_kb_of("/proc/self/status");
+			after = zt_vm_pin_kb_of("/proc/self/status");
 			counts = before >= 0 && after - before >= (long)(len >> 11);
 			syscall(__NR_io_uring_register, fd, IORING_UNREGISTER_BUFFERS, NULL, 0);
 		}
@@ -559,7 +510,7 @@ static bool vm_pin_counts_uring(void)
 
 int64_t zt_vm_pin_kb(void)
 {
-	return vm_pin_counts_uring() ? vm_pin_kb_of("/proc/self/status") : -1;
+	return vm_pin_counts_uring() ? zt_vm_pin_kb_of("/proc/self/status") : -1;
 }
 
 int zt_have_cap(int cap)
@@ -1045,23 +996,6 @@ int zt_run_suite(Suite *s)
 /* ------------------------------------------------------------------ */
 /* pins, judged so that other processes' pinning does not count          */
 
-/* VmPin of a /proc/<pid>/status in kB: the pages the process keeps
- * registered with io_uring (fixed buffers) are accounted there; -1 if the
- * kernel does not say */
-static long vm_pin_kb_of(const char *status)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen(status, "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
 
 /* pages other processes keep registered with io_uring (their VmPin) */
 static int64_t foreign_vm_pin_pages(void)
@@ -1081,7 +1015,7 @@ static int64_t foreign_vm_pin_pages(void)
 		if (e->d_name[0] < '1' || e->d_name[0] > '9' || !strcmp(e->d_name, self))
 			continue;
 		snprintf(status, sizeof status, "/proc/%.32s/status", e->d_name);
-		kb = vm_pin_kb_of(status);
+		kb = zt_vm_pin_kb_of(status);
 		if (kb > 0)
 			pages += kb / page_kb;
 	}

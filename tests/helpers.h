@@ -12,6 +12,8 @@
 
 #include <check.h>
 #include <stdbool.h>
+
+#include "procfs.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -99,11 +101,6 @@ int zt_maps_meaningful(void);
 /* 1 when running under valgrind, which delivers signals in its own time
  * and slows everything: no assertion on timing or signal counts there */
 int zt_under_valgrind(void);
-/* a /proc/vmstat counter, -1 if missing */
-int64_t zt_vmstat(const char *key);
-/* nr_foll_pin_acquired - nr_foll_pin_released (system wide), INT64_MIN if
- * the kernel does not report them */
-int64_t zt_pins_outstanding(void);
 /* smallest zt_pins_outstanding() seen over a few samples: other processes
  * (O_DIRECT I/O elsewhere) hold pins only briefly, leaked ones stay */
 int64_t zt_pins_settled(void);

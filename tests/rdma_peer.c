@@ -7,6 +7,7 @@
  * it shows is the device's, not the library's under test.
  */
 #include "rdma_peer.h"
+#include "procfs.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -597,52 +599,13 @@ unsigned zt_rdma_peer_mtu(const struct zt_rdma_peer *p)
 
 long zt_rdma_vm_pin_kb(void)
 {
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[256];
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
+	return zt_vm_pin_kb_of("/proc/self/status");
 }
 
-static int64_t vmstat(const char *key)
-{
-	FILE *f = fopen("/proc/vmstat", "re");
-	char name[64];
-	long long v;
-	int64_t out = -1;
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", name, &v) == 2)
-		if (!strcmp(name, key)) {
-			out = v;
-			break;
-		}
-	fclose(f);
-	return out;
-}
 
 int64_t zt_rdma_foll_pins(void)
 {
-	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
-	int64_t a, r;
-
-	/* the counters are per CPU and folded lazily: fold them first (an
-	 * error, EINVAL for a negative counter, still folds) */
-	if (fd >= 0) {
-		ssize_t n = write(fd, "1", 1);
-		(void)n;
-		close(fd);
-	}
-	a = vmstat("nr_foll_pin_acquired");
-	r = vmstat("nr_foll_pin_released");
-	return a < 0 || r < 0 ? INT64_MIN : a - r;
+	return zt_pins_outstanding();
 }
 
 /* ---- what every test and benchmark with the peer says ----------------- */
@@ -679,6 +642,17 @@ void zt_rdma_skip(const char *fmt, ...)
 	if (skip_cleanup)
 		skip_cleanup();
 	exit(77);
+}
+
+const char *zt_rdma_ext4_dir(void)
+{
+	const char *cand[] = { getenv("ZC_TEST_EXT4_DIR"), "/var/tmp", "/tmp" };
+	struct statfs s;
+
+	for (unsigned i = 0; i < sizeof cand / sizeof cand[0]; i++)
+		if (cand[i] && !statfs(cand[i], &s) && (unsigned long)s.f_type == 0xEF53u)
+			return cand[i];
+	return NULL;
 }
 
 uint8_t zt_rdma_pat(uint32_t seed, uint64_t off)

@@ -81,6 +81,9 @@ void zt_rdma_on_skip(void (*cleanup)(void));
 /* prints "SKIP: ..." and exits 77 */
 void zt_rdma_skip(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
+/* an ext4 directory for the test files: $ZC_TEST_EXT4_DIR (ext4 on NVMe
+ * in the tests/vm guest), /var/tmp or /tmp; NULL if none is ext4 */
+const char *zt_rdma_ext4_dir(void);
 /* a byte per (seed, offset), not periodic in 256: bytes landing at or read
  * from the wrong offset show */
 uint8_t zt_rdma_pat(uint32_t seed, uint64_t off);

@@ -46,7 +46,6 @@
 			     before it and after it must never change */
 #define FSIZE (FOFF + REGION + PAGE)
 #define OP_MS 20000       /* one transfer; ODP faults under TCG are slow */
-#define EXT4_MAGIC 0xEF53u
 #define REMOTE (ZC_ACCESS_REMOTE_READ | ZC_ACCESS_REMOTE_WRITE)
 #define QUIRK "rxe-odp-subpage"
 #define SENTINEL 0xA5
@@ -548,17 +547,6 @@ static void run_odp(bool rxe)
 
 /* ---- main ------------------------------------------------------------- */
 
-static const char *ext4_dir(void)
-{
-	const char *cand[] = { getenv("ZC_TEST_EXT4_DIR"), "/var/tmp", "/tmp" };
-	struct statfs s;
-
-	for (unsigned i = 0; i < sizeof cand / sizeof cand[0]; i++)
-		if (cand[i] && !statfs(cand[i], &s) && (unsigned long)s.f_type == EXT4_MAGIC)
-			return cand[i];
-	return NULL;
-}
-
 /* the application's PD, on the device the peer's target side uses */
 static struct ibv_pd *app_pd(char *why, size_t len)
 {
@@ -606,7 +594,7 @@ int main(int argc, char **argv)
 	odp_mode = !strcmp(argv[1], "odp");
 	if (zt_rdma_peer_available(why, sizeof why))
 		zt_rdma_skip("%s", why);
-	dir = ext4_dir();
+	dir = zt_rdma_ext4_dir();
 	if (!dir)
 		zt_rdma_skip("no ext4 directory (tried $ZC_TEST_EXT4_DIR, /var/tmp, /tmp)");
 	snprintf(dir_path, sizeof dir_path, "%s", dir);

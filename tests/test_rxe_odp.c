@@ -44,7 +44,6 @@
 #define REGION (2u << 20)  /* what an MR covers: room for a 1 MiB access */
 #define GUARD PAGE         /* a page either side of it, outside the MR */
 #define OP_MS 20000        /* one transfer; ODP faults under TCG are slow */
-#define EXT4_MAGIC 0xEF53u
 #define ODP_ACCESS (IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE | \
 		    IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE)
 #define RW_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | \
@@ -70,17 +69,6 @@ struct region {
 	int fd;        /* the file's, or -1 */
 	bool odp;
 };
-
-static const char *ext4_dir(void)
-{
-	const char *cand[] = { getenv("ZC_TEST_EXT4_DIR"), "/var/tmp", "/tmp" };
-	struct statfs s;
-
-	for (unsigned i = 0; i < sizeof cand / sizeof cand[0]; i++)
-		if (cand[i] && !statfs(cand[i], &s) && (unsigned long)s.f_type == EXT4_MAGIC)
-			return cand[i];
-	return NULL;
-}
 
 /* a new file of size bytes (written, so its pages exist in the page
  * cache and on disk) in dir; path kept for the second opener */
@@ -548,7 +536,7 @@ int main(void)
 	uname(&uts);
 	if (zt_rdma_peer_available(why, sizeof why))
 		zt_rdma_skip("%s", why);
-	dir = ext4_dir();
+	dir = zt_rdma_ext4_dir();
 	if (!dir)
 		zt_rdma_skip("no ext4 directory (tried $ZC_TEST_EXT4_DIR, /var/tmp, /tmp)");
 	ret = zt_rdma_peer_open(&peer, NULL, why, sizeof why);
