@@ -248,6 +248,39 @@ ZC_API int zc_reg_prefetch(struct zc_reg *r, size_t off, size_t len,
 			   unsigned flags);
 
 /* ------------------------------------------------------------------ */
+/* PCIe peer-to-peer memory (0.2)                                       */
+
+/* A publisher of p2pmem (/sys/bus/pci/devices/<bdf>/p2pmem: an NVMe
+ * controller memory buffer, a device BAR) and how a file's device
+ * reaches it by the kernel's rule. */
+struct zc_p2p_provider {
+	char pci_bdf[16];   /* "0000:04:00.0" */
+	uint64_t size;      /* p2pmem/size, bytes */
+	uint64_t available; /* p2pmem/available, bytes */
+	uint32_t published; /* 1: offered to any user (p2pmem/published) */
+	uint32_t reachable; /* 1: the file's O_DIRECT I/O can move data to
+			       and from it (registrations land on p2p_bar) */
+	int32_t distance;   /* PCI hops between the two, as the kernel counts
+			       them (0: the file's own device); -1 unknown */
+	char reason[164];   /* the path between them, or why it is refused */
+};
+/* The p2pmem publishers of this machine into out[0..max), nearest to f's
+ * device first (f may be NULL: reach unknown, by PCI address): how many
+ * there are (may exceed max), or -errno. */
+ZC_API int zc_p2p_providers(struct zc_ctx *ctx, const struct zc_file *f,
+			    struct zc_p2p_provider *out, unsigned max);
+/* Map length bytes of device memory from the publisher pci_bdf names, or
+ * (NULL) from the nearest published one that f's device reaches and that
+ * has room. Register it with ZC_MEM_P2P. -ENODEV: no publisher;
+ * -EREMOTEIO: none f's device reaches; -ENOMEM: none with room; -EACCES:
+ * p2pmem/allocate is root's (0600). Free with zc_p2p_free. */
+ZC_API int zc_p2p_alloc(struct zc_file *f, const char *pci_bdf, size_t length,
+			void **addr);
+/* Unmap what zc_p2p_alloc gave; -EINVAL when [addr, +length) is not inside
+ * one p2pmem mapping. */
+ZC_API int zc_p2p_free(void *addr, size_t length);
+
+/* ------------------------------------------------------------------ */
 /* sharing fixed buffers with the application's own io_uring rings      */
 
 /* Give the application's ring (by fd) the context's fixed-buffer table:

@@ -228,6 +228,9 @@ struct zc_reg_req {
 	enum zc_mem_type mem_type;
 	int dmabuf_fd;
 	unsigned mem; /* ZC_MEM_* from zc_mem_inspect (caller memory only) */
+	/* ZC_MEM_P2P: the PCI function whose p2pmem the memory was mapped
+	 * from ("dddd:bb:dd.f", p2p.h) */
+	char p2p_bdf[16];
 };
 
 /* memory the library mapped or allocated for a registration */

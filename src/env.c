@@ -162,6 +162,7 @@ static const char *const core_steps[] = {
 	"clone",      /* ctx.c: buffer cloning, through sys/uring.c */
 	"statx",      /* file.c */
 	"mmap",       /* io.c */
+	"p2p_alloc",  /* p2p_api.c: mapping p2pmem/allocate */
 	NULL,
 };
 static const char *const every_backend_steps[] = { "reg", NULL };

@@ -241,7 +241,7 @@ static ssize_t write_window(struct zc_file *f, char *win, size_t head,
  * per file by its edge lock); a partial last block past the end of the file
  * is written on its own through the page cache (write_tail_past_eof).
  */
-static ssize_t staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
+ssize_t zc_staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 			 size_t len, uint64_t off)
 {
 	const uint64_t oa = f->info.dio_offset_align;
@@ -302,7 +302,7 @@ ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 {
 	if (!zc_file_direct(f) || zc_direct_aligned(f, buf, off, len))
 		return zc_sys_rw(f, dir, buf, len, off);
-	return staged_rw(f, dir, buf, len, off);
+	return zc_staged_rw(f, dir, buf, len, off);
 }
 
 ssize_t zc_plain_io(struct zc_reg *r, const struct zc_io *io)
@@ -353,10 +353,10 @@ static ssize_t direct_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 	ssize_t n, done = 0;
 
 	if (!middle || !zc_aligned((uintptr_t)(buf + head), f->info.dio_mem_align))
-		return staged_rw(f, dir, buf, len, file_off);
+		return zc_staged_rw(f, dir, buf, len, file_off);
 	/* any failure is the call's result: a short count means EOF only */
 	if (head) {
-		n = staged_rw(f, dir, buf, head, file_off);
+		n = zc_staged_rw(f, dir, buf, head, file_off);
 		if (n < 0 || (size_t)n < head)
 			return n;
 		done = n;
@@ -366,7 +366,7 @@ static ssize_t direct_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 		return n < 0 ? n : done + n;
 	done += n;
 	if (tail) {
-		n = staged_rw(f, dir, buf + head + middle, tail, file_off + head + middle);
+		n = zc_staged_rw(f, dir, buf + head + middle, tail, file_off + head + middle);
 		if (n < 0)
 			return n;
 		done += n;

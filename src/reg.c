@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "p2p.h"
 #include "sys/mem.h"
 #include "sys/uring.h"
 
@@ -99,6 +100,10 @@ static int check_memory(struct zc_file *f, struct zc_reg_req *req,
 	const bool has_addr = mask & ZC_REG_FIELD_ADDR;
 	int ret;
 
+	if ((req->flags & ZC_REG_MAP_FILE) && req->mem_type != ZC_MEM_HOST)
+		return reject(f->ctx, -EINVAL, "ZC_REG_MAP_FILE maps the file's "
+			      "pages, which are host memory: mem_type must be "
+			      "ZC_MEM_HOST");
 	if (req->flags & ZC_REG_MAP_FILE) {
 		if (has_addr)
 			return reject(f->ctx, -EINVAL, "addr given with ZC_REG_MAP_FILE "
@@ -121,6 +126,19 @@ static int check_memory(struct zc_file *f, struct zc_reg_req *req,
 		return reject(f->ctx, -EINVAL, "addr is missing or NULL");
 	if ((uintptr_t)req->addr + req->length < (uintptr_t)req->addr)
 		return reject(f->ctx, -EINVAL, "addr + length wraps around");
+	if (req->mem_type == ZC_MEM_P2P) {
+		char why[ZC_REASON_LEN];
+
+		ret = zc_p2p_mem_publisher(req->addr, req->length, req->p2p_bdf,
+					   why, sizeof(why));
+		if (ret == -ENOENT)
+			return reject(f->ctx, -EINVAL, "ZC_MEM_P2P: %s", why);
+		if (ret)
+			return reject(f->ctx, ret, "ZC_MEM_P2P: cannot tell whose "
+				      "memory [%p, +%zu) is: %s", req->addr,
+				      req->length, why);
+		return 0;
+	}
 	if (req->mem_type != ZC_MEM_HOST)
 		return 0;
 	ret = zc_mem_inspect(req->addr, req->length, &req->mem);

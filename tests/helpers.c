@@ -102,6 +102,7 @@ void zt_init(void)
 	unsetenv("ZC_BACKENDS");
 	unsetenv("ZC_FAULT");
 	unsetenv("ZC_SYSFS_ROOT");
+	unsetenv("ZC_PCI_DUMP");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	zt_owner = getpid();
 	atexit(zt_cleanup);

@@ -10,6 +10,12 @@
  * region over that same memory (mr.c), where the context has a device:
  * the fallback when odp_mr does not apply, so that remote access is never
  * lost. A peer's writes into a copy reach the file with zc_sync.
+ *
+ * PCIe peer memory (ZC_MEM_P2P) that p2p_bar could not take: on an
+ * O_DIRECT file every byte goes through the core's staging memory and is
+ * copied in and out of the device memory with the CPU, because the
+ * kernel would refuse the device's DMA into it; on a buffered file the
+ * kernel's own copy does the same.
  */
 #include <stdio.h>
 #include <string.h>
@@ -34,9 +40,17 @@ static int bounce_probe(struct zc_ctx *ctx, char *reason, size_t len)
 static int bounce_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 			char *reason, size_t len)
 {
-	if (req->mem_type != ZC_MEM_HOST) {
-		snprintf(reason, len, "bounce moves host memory only");
+	if (req->mem_type == ZC_MEM_DMABUF) {
+		snprintf(reason, len, "bounce cannot move a dma-buf");
 		return -EOPNOTSUPP;
+	}
+	if (req->mem_type == ZC_MEM_P2P) {
+		if (req->access & ZC_REMOTE) {
+			snprintf(reason, len, "no memory region over p2pmem: the "
+				 "kernel refuses to pin p2p pages long-term");
+			return -EOPNOTSUPP;
+		}
+		return 0;
 	}
 	if (req->access & ZC_REMOTE) {
 		int ret = zc_mr_possible(ctx, req, reason, len);
@@ -64,6 +78,13 @@ static int bounce_memory(struct zc_reg *r, char *reason, size_t len)
 {
 	int ret;
 
+	if (r->req.mem_type == ZC_MEM_P2P) {
+		snprintf(reason, len, "p2pmem of %s through host memory: %s",
+			 r->req.p2p_bdf, zc_file_direct(r->file) ?
+			 "O_DIRECT into staging, copied with the CPU" :
+			 "the kernel's copy of buffered I/O");
+		return 0;
+	}
 	if (!(r->req.flags & ZC_REG_MAP_FILE)) {
 		snprintf(reason, len, "caller memory with normal I/O%s",
 			 zc_file_direct(r->file) ? " (O_DIRECT edges staged)" : "");
@@ -106,6 +127,32 @@ static void bounce_dereg(struct zc_reg *r)
 	zc_unmap(r);
 }
 
+/* device memory the file's device may not reach: never its DMA target */
+static bool staged_only(const struct zc_reg *r)
+{
+	return r->req.mem_type == ZC_MEM_P2P && zc_file_direct(r->file);
+}
+
+static ssize_t bounce_io(struct zc_reg *r, const struct zc_io *io)
+{
+	int ret;
+
+	if (!staged_only(r))
+		return zc_plain_io(r, io);
+	ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
+	if (ret)
+		return ret;
+	return zc_staged_rw(r->file, io->dir, io->buf, io->len, io->file_off);
+}
+
+static int bounce_prep(struct zc_queue *q, struct zc_reg *r,
+		       const struct zc_io *io, uint64_t cookie)
+{
+	if (staged_only(r))
+		return -EAGAIN; /* inline, through bounce_io */
+	return zc_plain_prep(q, r, io, cookie);
+}
+
 static int bounce_sync(struct zc_reg *r, size_t reg_off, size_t len)
 {
 	ssize_t n;
@@ -133,8 +180,8 @@ const struct zc_backend_ops zc_bounce_ops = {
 	.score = bounce_score,
 	.reg = bounce_reg,
 	.dereg = bounce_dereg,
-	.io = zc_plain_io,
-	.prep = zc_plain_prep,
+	.io = bounce_io,
+	.prep = bounce_prep,
 	.sync = bounce_sync,
 	.rdma_keys = zc_mr_keys,
 };

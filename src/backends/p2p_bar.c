@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * p2p_bar: file I/O straight between the file's block device and PCIe
+ * peer memory (p2pmem: an NVMe controller memory buffer, or any BAR a
+ * driver publishes under /sys/bus/pci/devices/<bdf>/p2pmem), for
+ * registrations of such memory (ZC_MEM_P2P; zc_p2p_alloc maps it).
+ *
+ * The kernel moves p2p pages only with direct I/O, and only between
+ * devices it judges close enough (pci_p2pdma_distance): so the file must
+ * be open with O_DIRECT and its device must reach the memory's provider
+ * by that rule (p2p.c mirrors it: a common upstream bridge without ACS
+ * redirection, or a host bridge the kernel knows). Data then moves with
+ * ordinary O_DIRECT pread/pwrite and io_uring reads and writes; never as
+ * an io_uring fixed buffer, which pins long-term and for writing, what
+ * p2p pages refuse (-EFAULT on 7.3, DESIGN.md). Nothing is pinned or
+ * copied by the library: there is nothing to revoke.
+ *
+ * Where it does not apply, bounce takes the registration and stages the
+ * data through host memory, copying it in and out of the device memory
+ * with the CPU.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend.h"
+#include "../p2p.h"
+#include "../sys/sysfs.h"
+
+#define P2P ZC_BACKEND_P2P_BAR
+#define ZC_REMOTE (ZC_ACCESS_REMOTE_READ | ZC_ACCESS_REMOTE_WRITE)
+
+/* per context: ctx->be[P2P].priv, the PCI topology */
+struct p2p_ctx {
+	struct zc_pci *pci;
+};
+
+static int p2p_probe(struct zc_ctx *ctx, char *reason, size_t len)
+{
+	struct zc_p2p_pub pubs[8];
+	struct p2p_ctx *pc;
+	int n, ret = zc_fault_hit(ctx->faults, P2P, "probe");
+
+	if (ret) {
+		snprintf(reason, len, "probe: %s (injected by ZC_FAULT)",
+			 strerror(-ret));
+		return ret;
+	}
+	n = zc_p2p_publishers(pubs, ZC_ARRAY_SIZE(pubs), reason, len);
+	if (n < 0)
+		return n;
+	if (n == 0) {
+		snprintf(reason, len, "no p2pmem publisher in %s/bus/pci/devices",
+			 zc_sysfs_root());
+		return -ENODEV;
+	}
+	pc = calloc(1, sizeof(*pc));
+	if (!pc) {
+		snprintf(reason, len, "out of memory");
+		return -ENOMEM;
+	}
+	ret = zc_p2p_pci_open(&pc->pci, reason, len);
+	if (ret) {
+		free(pc);
+		return ret;
+	}
+	ctx->be[P2P].priv = pc;
+	snprintf(reason, len, "%d p2pmem publisher%s (first %s, %llu bytes "
+		 "available): O_DIRECT I/O into device memory", n,
+		 n == 1 ? "" : "s", pubs[0].bdf,
+		 (unsigned long long)pubs[0].available);
+	return 0;
+}
+
+static void p2p_cleanup(struct zc_ctx *ctx)
+{
+	struct p2p_ctx *pc = ctx->be[P2P].priv;
+
+	zc_p2p_pci_close(pc->pci);
+	free(pc);
+	ctx->be[P2P].priv = NULL;
+}
+
+static int p2p_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
+		     char *reason, size_t len)
+{
+	const struct p2p_ctx *pc = ctx->be[P2P].priv;
+	const struct zc_file_info *fi = &req->file->info;
+	enum zc_p2p_path path;
+	int dist, used;
+
+	if (req->mem_type != ZC_MEM_P2P)
+		return ZC_SCORE_NOT_APPLICABLE; /* it moves device memory only */
+	if (req->access & ZC_REMOTE) {
+		snprintf(reason, len, "RDMA access to p2pmem: memory regions pin "
+			 "long-term, which p2p pages refuse; export the device "
+			 "memory as a dma-buf instead");
+		return -EOPNOTSUPP;
+	}
+	if (!(fi->flags & ZC_FILE_DIRECT)) {
+		snprintf(reason, len, "the file is not open with O_DIRECT: the "
+			 "kernel moves p2pmem pages with direct I/O only");
+		return -EOPNOTSUPP;
+	}
+	if (!fi->pci_bdf[0]) {
+		snprintf(reason, len, "the file's device%s%s is not a PCI "
+			 "function: nothing to reach %s from",
+			 fi->blockdev[0] ? " " : "", fi->blockdev, req->p2p_bdf);
+		return -ENODEV;
+	}
+	used = snprintf(reason, len, "p2pmem of %s, file on %s (%s): ",
+			req->p2p_bdf, fi->blockdev, fi->pci_bdf);
+	if (used < 0 || (size_t)used >= len)
+		used = 0;
+	path = zc_p2p_reach(pc->pci, req->p2p_bdf, fi->pci_bdf, &dist,
+			    reason + used, len - (size_t)used);
+	if (!zc_p2p_path_ok(path, reason + used, len - (size_t)used))
+		return -EREMOTEIO; /* what the kernel's DMA mapping would say */
+	return 0;
+}
+
+static int p2p_reg(struct zc_reg *r, char *reason, size_t len)
+{
+	const struct p2p_ctx *pc = r->ctx->be[P2P].priv;
+	const struct zc_file_info *fi = &r->file->info;
+	int dist;
+
+	zc_p2p_reach(pc->pci, r->req.p2p_bdf, fi->pci_bdf, &dist, reason, len);
+	snprintf(reason + strlen(reason), len - strlen(reason),
+		 "; O_DIRECT between %s and the p2pmem of %s, no copy, no pin",
+		 fi->blockdev, r->req.p2p_bdf);
+	return 0;
+}
+
+static void p2p_dereg(struct zc_reg *r)
+{
+	(void)r; /* the caller's device memory, as it was */
+}
+
+static const char *const p2p_fault_steps[] = { "probe", "io", NULL };
+
+const struct zc_backend_ops zc_p2p_bar_ops = {
+	.size = sizeof(struct zc_backend_ops),
+	.id = P2P,
+	.name = "p2p_bar",
+	.caps = ZC_CAP_ZEROCOPY,
+	.fault_steps = p2p_fault_steps,
+	.probe = p2p_probe,
+	.cleanup = p2p_cleanup,
+	.score = p2p_score,
+	.reg = p2p_reg,
+	.dereg = p2p_dereg,
+	.io = zc_plain_io,
+	.prep = zc_plain_prep,
+};
