@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -51,6 +52,34 @@ static bool read_line(FILE *f, char *buf, size_t len)
 	return true;
 }
 
+/* One line of /proc/self/maps, "lo-hi perms offset dev inode   path":
+ * the path is the rest of the line after the blanks that pad it (it may
+ * hold blanks of its own, and " (deleted)" at the end); path points into
+ * the line, its newline cut off. */
+struct maps_line {
+	unsigned long lo, hi, inode;
+	char perms[5];
+	const char *path;
+};
+
+static bool parse_maps_line(char *line, struct maps_line *m)
+{
+	int end = 0;
+	char *nl;
+
+	if (sscanf(line, "%lx-%lx %4s %*x %*s %lu%n", &m->lo, &m->hi,
+		   m->perms, &m->inode, &end) != 4 || end <= 0)
+		return false;
+	line += end;
+	while (*line == ' ' || *line == '\t')
+		line++;
+	nl = strchr(line, '\n');
+	if (nl)
+		*nl = '\0';
+	m->path = line;
+	return true;
+}
+
 /*
  * Walk /proc/self/maps over [addr, addr+len): is every byte mapped, with
  * which permissions, and is any part a file mapping (private or shared)?
@@ -71,24 +100,20 @@ int zc_mem_inspect(const void *addr, size_t len, unsigned *out)
 	if (!maps)
 		return -errno;
 	while (covered < end && read_line(maps, line, sizeof(line))) {
-		unsigned long lo, hi, inode, off;
-		char perms[5], path[256] = "";
-		int n;
+		struct maps_line m;
 
-		n = sscanf(line, "%lx-%lx %4s %lx %*s %lu %255[^\n]", &lo, &hi,
-			   perms, &off, &inode, path);
-		if (n < 5 || hi <= covered)
+		if (!parse_maps_line(line, &m) || m.hi <= covered)
 			continue;
-		if (lo > covered)
+		if (m.lo > covered)
 			break; /* a hole */
-		if (perms[0] != 'r')
+		if (m.perms[0] != 'r')
 			flags &= ~ZC_MEM_READABLE;
-		if (perms[1] != 'w')
+		if (m.perms[1] != 'w')
 			flags &= ~ZC_MEM_WRITABLE;
-		if (is_file_backed(inode, path[0] == ' ' ? path + 1 : path))
-			flags |= perms[3] == 's' ? ZC_MEM_SHARED_FILE :
-						   ZC_MEM_PRIVATE_FILE;
-		covered = hi;
+		if (is_file_backed(m.inode, m.path))
+			flags |= m.perms[3] == 's' ? ZC_MEM_SHARED_FILE :
+						     ZC_MEM_PRIVATE_FILE;
+		covered = m.hi;
 	}
 	if (ferror(maps))
 		ret = -EIO;
@@ -99,6 +124,44 @@ int zc_mem_inspect(const void *addr, size_t len, unsigned *out)
 		flags |= ZC_MEM_MAPPED;
 	*out = flags;
 	return 0;
+}
+
+/*
+ * The one line of /proc/self/maps that holds addr, whole: getline, since
+ * a path may be as long as PATH_MAX and the caller wants all of it (its
+ * last components name a p2pmem publisher).
+ */
+int zc_mem_region(const void *addr, struct zc_mem_region *r)
+{
+	uintptr_t a = (uintptr_t)addr;
+	size_t cap = 0;
+	char *line = NULL;
+	int ret = -ENOENT;
+	FILE *maps;
+
+	maps = fopen("/proc/self/maps", "re");
+	if (!maps)
+		return -errno;
+	while (getline(&line, &cap, maps) > 0) {
+		struct maps_line m;
+
+		if (!parse_maps_line(line, &m) || m.hi <= a)
+			continue;
+		if (m.lo <= a) {
+			r->start = m.lo;
+			r->end = m.hi;
+			r->inode = m.inode;
+			r->shared = m.perms[3] == 's';
+			snprintf(r->path, sizeof(r->path), "%s", m.path);
+			ret = 0;
+		}
+		break; /* sorted by address: this one or a hole */
+	}
+	if (ret == -ENOENT && ferror(maps))
+		ret = -EIO;
+	free(line);
+	fclose(maps);
+	return ret;
 }
 
 void *zc_mem_alloc(size_t len, int node)

@@ -123,25 +123,70 @@ static struct pci_dev *bridge_to(struct zc_pci *p, int domain, int bus)
 	return NULL;
 }
 
-int zc_pci_upstream(struct zc_pci *p, const char *bdf,
-		    char (*chain)[ZC_PCI_BDF_LEN], unsigned max)
+/* the function bdf names ("dddd:bb:dd.f" or "bb:dd.f"); NULL if none */
+static struct pci_dev *lookup(struct zc_pci *p, const char *bdf)
 {
-	unsigned domain = 0, bus, dev, func, n = 0;
-	struct pci_dev *d;
+	unsigned domain = 0, bus, dev, func;
 
 	if (sscanf(bdf, "%x:%x:%x.%x", &domain, &bus, &dev, &func) != 4) {
 		domain = 0;
 		if (sscanf(bdf, "%x:%x.%x", &bus, &dev, &func) != 3)
-			return -ENODEV;
+			return NULL;
 	}
-	d = find(p, (int)domain, (int)bus, (int)dev, (int)func);
+	return find(p, (int)domain, (int)bus, (int)dev, (int)func);
+}
+
+static void name(struct pci_dev *d, char out[ZC_PCI_BDF_LEN])
+{
+	snprintf(out, ZC_PCI_BDF_LEN, "%04x:%02x:%02x.%x",
+		 (unsigned)d->domain, d->bus, d->dev, d->func);
+}
+
+int zc_pci_name(struct zc_pci *p, const char *bdf, char out[ZC_PCI_BDF_LEN])
+{
+	struct pci_dev *d = lookup(p, bdf);
+
+	if (!d)
+		return -ENODEV;
+	name(d, out);
+	return 0;
+}
+
+int zc_pci_acs_redirect(struct zc_pci *p, const char *bdf)
+{
+	struct pci_dev *d = lookup(p, bdf);
+	struct pci_cap *acs;
+	u8 probe[4];
+	u16 ctrl;
+
+	if (!d)
+		return -ENODEV;
+	/* past the first 64 bytes sysfs shows config space to CAP_SYS_ADMIN
+	 * only: without them no capability can be seen, and "none" would
+	 * be a guess (a dump, or a conventional PCI function, reads on) */
+	if (!pci_read_block(d, 64, probe, sizeof(probe)) &&
+	    (pci_read_word(d, PCI_STATUS) & PCI_STATUS_CAP_LIST))
+		return -EACCES;
+	acs = pci_find_cap(d, PCI_EXT_CAP_ID_ACS, PCI_CAP_EXTENDED);
+	if (!acs)
+		return 0;
+	ctrl = pci_read_word(d, acs->addr + PCI_ACS_CTRL);
+	return (ctrl & (PCI_ACS_CTRL_REQ_RED | PCI_ACS_CTRL_CMPLT_RED |
+			PCI_ACS_CTRL_EGRESS)) != 0;
+}
+
+int zc_pci_upstream(struct zc_pci *p, const char *bdf,
+		    char (*chain)[ZC_PCI_BDF_LEN], unsigned max)
+{
+	struct pci_dev *d = lookup(p, bdf);
+	unsigned n = 0;
+
 	if (!d)
 		return -ENODEV;
 	/* 256 bus numbers per domain: a longer walk is a loop in a bad dump */
 	while (n < 256 && (d = bridge_to(p, d->domain, d->bus))) {
 		if (n < max)
-			snprintf(chain[n], ZC_PCI_BDF_LEN, "%04x:%02x:%02x.%x",
-				 (unsigned)d->domain, d->bus, d->dev, d->func);
+			name(d, chain[n]);
 		n++;
 	}
 	return (int)n;

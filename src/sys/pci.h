@@ -25,5 +25,16 @@ void zc_pci_close(struct zc_pci *p);
  * max), or -ENODEV when bdf is not a function of p. */
 int zc_pci_upstream(struct zc_pci *p, const char *bdf,
 		    char (*chain)[ZC_PCI_BDF_LEN], unsigned max);
+/* The canonical name ("dddd:bb:dd.f") of function bdf of p: 0, or
+ * -ENODEV when bdf is not one. */
+int zc_pci_name(struct zc_pci *p, const char *bdf, char out[ZC_PCI_BDF_LEN]);
+/* Whether function bdf redirects peer-to-peer requests upstream, as the
+ * kernel's pci_bridge_has_acs_redir() asks it of every function on a
+ * P2P path: its ACS extended capability with P2P Request Redirect,
+ * Completion Redirect or Egress Control enabled. 1 yes, 0 no (no ACS
+ * capability), -ENODEV when bdf is not a function of p, -EACCES when its
+ * capabilities cannot be read (config space past 64 bytes needs
+ * CAP_SYS_ADMIN in sysfs). */
+int zc_pci_acs_redirect(struct zc_pci *p, const char *bdf);
 
 #endif /* ZC_SYS_PCI_H */
