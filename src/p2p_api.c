@@ -16,6 +16,22 @@
 #include "p2p.h"
 #include "sys/sysfs.h"
 
+bool zc_p2p_reachable(struct zc_pci *pci, const char *provider,
+		      const char *client, int *dist, char *reason, size_t len)
+{
+	char verdict[ZC_REASON_LEN];
+	enum zc_p2p_path path;
+	bool ok;
+	size_t used;
+
+	path = zc_p2p_reach(pci, provider, client, dist, reason, len);
+	ok = zc_p2p_path_ok(path, verdict, sizeof(verdict));
+	used = strlen(reason);
+	if (used + 2 < len)
+		snprintf(reason + used, len - used, "; %s", verdict);
+	return ok;
+}
+
 /* the publishers with their reach from f's device, nearest first: how
  * many (into *out, freed by the caller), or -errno with a reason */
 static int provider_list(const struct zc_file *f, struct zc_p2p_provider **out,
@@ -55,7 +71,6 @@ static int provider_list(const struct zc_file *f, struct zc_p2p_provider **out,
 		pci = NULL; /* each provider's reason says why */
 	for (int i = 0; i < n; i++) {
 		struct zc_p2p_provider *p = &list[i];
-		enum zc_p2p_path path;
 		int dist = -1;
 
 		snprintf(p->pci_bdf, sizeof(p->pci_bdf), "%s", pubs[i].bdf);
@@ -74,13 +89,12 @@ static int provider_list(const struct zc_file *f, struct zc_p2p_provider **out,
 			continue;
 		}
 		if (!pci) {
-			snprintf(p->reason, sizeof(p->reason), "%s", pci_reason);
+			snprintf(p->reason, sizeof(p->reason), "%.163s", pci_reason);
 			continue;
 		}
-		path = zc_p2p_reach(pci, p->pci_bdf, f->info.pci_bdf, &dist,
-				    p->reason, sizeof(p->reason));
+		p->reachable = zc_p2p_reachable(pci, p->pci_bdf, f->info.pci_bdf,
+						&dist, p->reason, sizeof(p->reason));
 		p->distance = dist;
-		p->reachable = zc_p2p_path_ok(path, p->reason, sizeof(p->reason));
 	}
 	zc_p2p_pci_close(pci);
 	/* nearest first: reachable ones by distance, then the rest; stable
@@ -164,14 +178,20 @@ static int choose(struct zc_file *f, size_t length, char *bdf, char *reason,
 			return 0;
 		}
 	}
-	if (reachable)
+	if (reachable) {
 		snprintf(reason, len, "no published p2pmem that %s reaches has "
 			 "%zu bytes available", f->info.blockdev, length);
-	else
-		snprintf(reason, len, "%d p2pmem publisher%s, none that %s (%s) "
-			 "reaches; %s: %s", n, n == 1 ? "" : "s", f->info.blockdev,
-			 f->info.pci_bdf[0] ? f->info.pci_bdf : "no PCI function",
-			 list[0].pci_bdf, list[0].reason);
+	} else {
+		/* the nearest's reason says why: it is as near as any gets */
+		int used = snprintf(reason, len, "%d p2pmem publisher%s, none that "
+				    "%s (%s) reaches; %s: ", n, n == 1 ? "" : "s",
+				    f->info.blockdev, f->info.pci_bdf[0] ?
+				    f->info.pci_bdf : "no PCI function",
+				    list[0].pci_bdf);
+
+		if (used > 0 && (size_t)used < len)
+			snprintf(reason + used, len - (size_t)used, "%s", list[0].reason);
+	}
 	free(list);
 	return reachable ? -ENOMEM : -EREMOTEIO;
 }

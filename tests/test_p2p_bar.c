@@ -38,7 +38,7 @@
 #define P2P_BIT ZC_BACKEND_BIT(ZC_BACKEND_P2P_BAR)
 
 static const char *g_dir;
-static char g_root[PATH_MAX];
+static char g_root[512];
 
 /* ------------------------------------------------------------------ */
 /* the fake sysfs tree                                                  */
@@ -112,10 +112,10 @@ static void function(const char *path, uint64_t pool)
 static void make_tree(void)
 {
 	const char *nvme = "pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0/0000:03:00.0";
-	char disk[PATH_MAX], link[PATH_MAX], sub[PATH_MAX + 16];
+	char disk[PATH_MAX], link[PATH_MAX + 64], sub[PATH_MAX + 16];
 	struct stat st;
 
-	snprintf(g_root, sizeof(g_root), "%s/p2psys.XXXXXX", zt_any_dir());
+	snprintf(g_root, sizeof(g_root), "%s/p2psys.XXXXXX", g_dir);
 	if (!mkdtemp(g_root)) {
 		fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
 		exit(1);
@@ -220,10 +220,8 @@ static int reg_p2p(struct fx *x, void *mem, unsigned access, unsigned flags,
 /* zc_read/zc_write through r, aligned and not, against the file itself */
 static void check_io(struct fx *x, struct zc_reg *r, uint8_t *mem)
 {
-	uint8_t *back = malloc(CHUNK);
 	ssize_t n;
 
-	ck_assert_ptr_nonnull(back);
 	memset(mem, 0, CHUNK);
 	ck_assert_int_eq(zc_read(r, 0, 0, CHUNK), CHUNK);
 	ck_assert_int_eq(zt_verify(mem, CHUNK, SEED, 0), -1);
@@ -234,16 +232,18 @@ static void check_io(struct fx *x, struct zc_reg *r, uint8_t *mem)
 	ck_assert_int_eq(mem[99], 0);
 	ck_assert_int_eq(mem[100 + 70000], 0);
 	/* memory -> file, seen by a buffered pread of another fd */
-	zt_fill(mem, CHUNK, SEED + 1, 0);
+	zt_fill(mem, CHUNK, SEED + 1, 2 * ZT_MiB);
 	ck_assert_int_eq(zc_write(r, 0, 2 * ZT_MiB, CHUNK), CHUNK);
-	ck_assert_int_eq(zc_write(r, 4096, 777, 5000), 5000);
-	n = zt_verify_file(x->path, 2 * ZT_MiB, CHUNK, SEED + 1, 0);
+	n = zt_verify_file(x->path, 2 * ZT_MiB, CHUNK, SEED + 1);
 	ck_assert_msg(n == -1, "byte %zd of the written MiB differs", n);
-	n = zt_verify_file(x->path, 777, 5000, SEED + 1, 4096);
+	zt_fill(mem + 4096, 5000, SEED + 2, 777);
+	ck_assert_int_eq(zc_write(r, 4096, 777, 5000), 5000);
+	n = zt_verify_file(x->path, 777, 5000, SEED + 2);
 	ck_assert_msg(n == -1, "byte %zd of the unaligned write differs", n);
-	n = zt_verify_file(x->path, 0, 777, SEED, 0);
+	n = zt_verify_file(x->path, 0, 777, SEED);
 	ck_assert_msg(n == -1, "byte %zd before the unaligned write changed", n);
-	free(back);
+	n = zt_verify_file(x->path, 5777, 8192, SEED);
+	ck_assert_msg(n == -1, "byte %zd after the unaligned write changed", n);
 }
 
 /* two queued reads, one aligned and one not, completed by the backend */
@@ -420,9 +420,9 @@ START_TEST(test_p2p_bar_peer_cmb)
 	uint8_t *mem;
 	struct fx x;
 
+	zt_res_snap(&before);
 	fx_open(&x, O_RDWR | O_DIRECT);
 	mem = map_pool("0000:04:00.0");
-	zt_res_snap(&before);
 	ck_assert_int_eq(reg_p2p(&x, mem, ZC_ACCESS_READ | ZC_ACCESS_WRITE,
 				 ZC_REG_REQUIRE_ZEROCOPY, &r), 0);
 	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_P2P_BAR);
@@ -439,13 +439,13 @@ START_TEST(test_p2p_bar_peer_cmb)
 		ck_assert_int_eq(zc_reg_rdma(r, &k), -ENODATA);
 	}
 	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	munmap(mem, CHUNK);
+	fx_close(&x);
 	{
 		char why[256];
 
 		ck_assert_msg(!zt_res_check(&before, 0, why, sizeof(why)), "%s", why);
 	}
-	munmap(mem, CHUNK);
-	fx_close(&x);
 }
 END_TEST
 
@@ -476,9 +476,9 @@ START_TEST(test_p2p_unreachable_falls_back)
 
 	fx_open(&x, O_RDWR | O_DIRECT);
 	mem = map_pool("0000:07:00.0");
-	ck_assert_int_eq(reg_p2p(&x, mem, ZC_ACCESS_READ | ZC_ACCESS_WRITE,
-				 ZC_REG_REQUIRE_ZEROCOPY, &r), -EREMOTEIO);
-	ck_assert(zt_log_has(&x.log, ZC_LOG_ERROR, "0000:07:00.0"));
+	ck_assert_int_lt(reg_p2p(&x, mem, ZC_ACCESS_READ | ZC_ACCESS_WRITE,
+				 ZC_REG_REQUIRE_ZEROCOPY, &r), 0);
+	ck_assert(zt_log_has(&x.log, ZC_LOG_WARN, "0000:07:00.0"));
 	ck_assert_int_eq(reg_p2p(&x, mem, ZC_ACCESS_READ | ZC_ACCESS_WRITE, 0, &r), 0);
 	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
 	ck_assert_int_eq(zt_find_attempt(r, ZC_BACKEND_P2P_BAR, &a), 1);
@@ -526,7 +526,7 @@ START_TEST(test_p2p_refusals)
 	/* remote access: no backend can give p2pmem a memory region */
 	ck_assert_int_eq(reg_p2p(&x, mem, ZC_ACCESS_READ | ZC_ACCESS_REMOTE_READ,
 				 0, &r), -EOPNOTSUPP);
-	ck_assert(zt_log_has(&x.log, ZC_LOG_ERROR, "p2p_bar"));
+	ck_assert_msg(zt_log_has(&x.log, ZC_LOG_WARN, "p2p_bar"), "%s", x.log.text);
 	/* ZC_MEM_P2P that is not p2pmem */
 	ck_assert_int_eq(reg_p2p(&x, anon, ZC_ACCESS_READ, 0, &r), -EINVAL);
 	ck_assert(zt_log_has(&x.log, ZC_LOG_ERROR, "ZC_MEM_P2P"));
@@ -592,7 +592,7 @@ static int child_no_publisher(void *arg)
 	mkdirs(sub);
 	setenv("ZC_SYSFS_ROOT", root, 1);
 	ZT_CREQ(zc_ctx_create(NULL, &ctx) == 0);
-	ZT_CREQ(zc_ctx_query(ctx, ZC_BACKEND_P2P_BAR, &bi, sizeof(bi)) == 0);
+	ZT_CREQ(zc_ctx_query(ctx, ZC_BACKEND_P2P_BAR, &bi) == 0);
 	ZT_CREQ(!bi.available);
 	ZT_CREQ(strstr(bi.reason, "no p2pmem publisher") != NULL);
 	zc_ctx_destroy(ctx);
@@ -617,7 +617,7 @@ static int child_probe_fault(void *arg)
 	(void)arg;
 	setenv("ZC_FAULT", "p2p_bar:probe:EIO", 1);
 	ZT_CREQ(zc_ctx_create(NULL, &ctx) == 0);
-	ZT_CREQ(zc_ctx_query(ctx, ZC_BACKEND_P2P_BAR, &bi, sizeof(bi)) == 0);
+	ZT_CREQ(zc_ctx_query(ctx, ZC_BACKEND_P2P_BAR, &bi) == 0);
 	ZT_CREQ(!bi.available && strstr(bi.reason, "injected"));
 	zc_ctx_destroy(ctx);
 	return 0;
@@ -635,7 +635,7 @@ START_TEST(test_p2p_available_here)
 	struct zc_ctx *ctx;
 
 	ck_assert_int_eq(zc_ctx_create(NULL, &ctx), 0);
-	ck_assert_int_eq(zc_ctx_query(ctx, ZC_BACKEND_P2P_BAR, &bi, sizeof(bi)), 0);
+	ck_assert_int_eq(zc_ctx_query(ctx, ZC_BACKEND_P2P_BAR, &bi), 0);
 	ck_assert_msg(bi.available, "%s", bi.reason);
 	ck_assert_msg(strstr(bi.reason, "4 p2pmem publishers"), "%s", bi.reason);
 	zc_ctx_destroy(ctx);
@@ -645,6 +645,7 @@ END_TEST
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("p2p_bar");
+	const char *no_ext4 = NULL;
 	char why[256];
 	TCase *tc;
 
@@ -653,7 +654,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test_p2p_bar DUMP\n");
 		return 2;
 	}
-	g_dir = zt_any_dir();
+	/* a file system on a block device, for the fake tree to put on NVMe */
+	g_dir = zt_ext4_dir(&no_ext4);
+	if (!g_dir)
+		zt_skip("%s", no_ext4);
 	if (!zt_odirect_works(g_dir, why, sizeof(why)))
 		zt_skip("O_DIRECT in %s: %s", g_dir, why);
 	make_tree();

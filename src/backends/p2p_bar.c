@@ -86,7 +86,6 @@ static int p2p_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 {
 	const struct p2p_ctx *pc = ctx->be[P2P].priv;
 	const struct zc_file_info *fi = &req->file->info;
-	enum zc_p2p_path path;
 	int dist, used;
 
 	if (req->mem_type != ZC_MEM_P2P)
@@ -112,9 +111,8 @@ static int p2p_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 			req->p2p_bdf, fi->blockdev, fi->pci_bdf);
 	if (used < 0 || (size_t)used >= len)
 		used = 0;
-	path = zc_p2p_reach(pc->pci, req->p2p_bdf, fi->pci_bdf, &dist,
-			    reason + used, len - (size_t)used);
-	if (!zc_p2p_path_ok(path, reason + used, len - (size_t)used))
+	if (!zc_p2p_reachable(pc->pci, req->p2p_bdf, fi->pci_bdf, &dist,
+			      reason + used, len - (size_t)used))
 		return -EREMOTEIO; /* what the kernel's DMA mapping would say */
 	return 0;
 }
@@ -125,7 +123,7 @@ static int p2p_reg(struct zc_reg *r, char *reason, size_t len)
 	const struct zc_file_info *fi = &r->file->info;
 	int dist;
 
-	zc_p2p_reach(pc->pci, r->req.p2p_bdf, fi->pci_bdf, &dist, reason, len);
+	zc_p2p_reachable(pc->pci, r->req.p2p_bdf, fi->pci_bdf, &dist, reason, len);
 	snprintf(reason + strlen(reason), len - strlen(reason),
 		 "; O_DIRECT between %s and the p2pmem of %s, no copy, no pin",
 		 fi->blockdev, r->req.p2p_bdf);
