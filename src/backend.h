@@ -45,6 +45,9 @@ struct zc_backend_ops {
 	 * of these ZC_ACCESS_* bits (an MR backend: the remote ones); to any
 	 * other it does not apply, available or not, and is not recorded */
 	unsigned serves_access;
+	/* Optional: nonzero when the backend serves only memory of these
+	 * types (bit 1u << enum zc_mem_type), likewise */
+	unsigned serves_mem;
 
 	/* Optional: check the zc_ctx_params fields this backend owns; called
 	 * for every compiled-in backend before any probe. 0 or -EINVAL, the

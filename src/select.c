@@ -77,6 +77,8 @@ static unsigned score_all(struct zc_reg *r, uint64_t allowed,
 			continue;
 		if (ops->serves_access && !(r->req.access & ops->serves_access))
 			continue;
+		if (ops->serves_mem && !(ops->serves_mem & (1u << r->req.mem_type)))
+			continue;
 		if (!st->available) {
 			record(r, b, -EOPNOTSUPP, st->reason);
 			*last_refusal = -EOPNOTSUPP;

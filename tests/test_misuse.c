@@ -642,7 +642,7 @@ START_TEST(test_misuse_reg_create_bad_params)
 			{ "ZC_MEM_DMABUF", -EOPNOTSUPP,
 			  { .field_mask = AL | ZC_REG_FIELD_MEM_TYPE, .addr = x.mem, .length = 4096,
 			    .mem_type = ZC_MEM_DMABUF } },
-			{ "ZC_MEM_P2P", -EOPNOTSUPP,
+			{ "ZC_MEM_P2P over host memory", -EINVAL,
 			  { .field_mask = AL | ZC_REG_FIELD_MEM_TYPE, .addr = x.mem, .length = 4096,
 			    .mem_type = ZC_MEM_P2P } },
 			{ "REQUIRE_ZEROCOPY with bounce only", -EOPNOTSUPP,

@@ -312,8 +312,9 @@ START_TEST(test_reg_non_host_mem_type_is_eopnotsupp)
 	fx_open(&x, 0, O_RDWR);
 	p = mem_params(mem, 65536);
 	p.field_mask |= ZC_REG_FIELD_MEM_TYPE;
+	/* ZC_MEM_P2P must be p2pmem: anonymous memory is a caller's error */
 	p.mem_type = ZC_MEM_P2P;
-	expect_reg_fails(x.f, &p, -EOPNOTSUPP, "mem_type P2P");
+	expect_reg_fails(x.f, &p, -EINVAL, "mem_type P2P over anonymous memory");
 	p.mem_type = ZC_MEM_DMABUF;
 	p.field_mask |= ZC_REG_FIELD_DMABUF_FD;
 	p.dmabuf_fd = mfd;

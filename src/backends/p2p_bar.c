@@ -88,8 +88,6 @@ static int p2p_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 	const struct zc_file_info *fi = &req->file->info;
 	int dist, used;
 
-	if (req->mem_type != ZC_MEM_P2P)
-		return ZC_SCORE_NOT_APPLICABLE; /* it moves device memory only */
 	if (req->access & ZC_REMOTE) {
 		snprintf(reason, len, "RDMA access to p2pmem: memory regions pin "
 			 "long-term, which p2p pages refuse; export the device "
@@ -143,6 +141,7 @@ const struct zc_backend_ops zc_p2p_bar_ops = {
 	.name = "p2p_bar",
 	.caps = ZC_CAP_ZEROCOPY,
 	.fault_steps = p2p_fault_steps,
+	.serves_mem = 1u << ZC_MEM_P2P, /* it moves device memory only */
 	.probe = p2p_probe,
 	.cleanup = p2p_cleanup,
 	.score = p2p_score,
