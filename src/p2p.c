@@ -98,7 +98,8 @@ int zc_p2p_publishers(struct zc_p2p_pub *out, unsigned max, char *reason,
 	closedir(d);
 	if (n) {
 		qsort(all, n, sizeof(*all), cmp_pub);
-		memcpy(out, all, (n < max ? n : max) * sizeof(*all));
+		if (max)
+			memcpy(out, all, (n < max ? n : max) * sizeof(*all));
 	}
 	free(all);
 	if (n > INT_MAX)
