@@ -25,6 +25,35 @@ int zc_mr_possible(const struct zc_ctx *ctx, const struct zc_reg_req *req,
 	return 0;
 }
 
+int zc_mr_file_pinnable(const struct zc_ctx *ctx, const struct zc_reg_req *req,
+			char *reason, size_t len)
+{
+	const struct zc_file_info *fi = &req->file->info;
+
+	if (!(req->access & ZC_ACCESS_REMOTE_READ)) {
+		snprintf(reason, len, "a pinned MR over the file's pages serves "
+			 "ZC_ACCESS_REMOTE_READ only");
+		return -EOPNOTSUPP;
+	}
+	if (req->access & ZC_ACCESS_REMOTE_WRITE) {
+		snprintf(reason, len, "remote write: the kernel refuses writable "
+			 "long-term pins of page-cache pages (a normal MR over the "
+			 "file's pages may allow RDMA READ only)");
+		return -EOPNOTSUPP;
+	}
+	if (req->access & ZC_ACCESS_WRITE) {
+		snprintf(reason, len, "ZC_ACCESS_WRITE: stores into the file's pages "
+			 "need a writable long-term pin, which the kernel refuses "
+			 "for page-cache pages");
+		return -EOPNOTSUPP;
+	}
+	if (fi->flags & ZC_FILE_DAX) {
+		snprintf(reason, len, "FS-DAX file pages cannot be pinned long-term");
+		return -EOPNOTSUPP;
+	}
+	return zc_mr_possible(ctx, req, reason, len);
+}
+
 #if ZC_HAVE_IBVERBS
 
 #include <infiniband/verbs.h>

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * RDMA memory regions, for every backend that gives a registration one:
- * odp_mr's on-demand-paging MR over the file's own pages, and bounce's
- * normal MR over the memory it moves (the caller's, or its copy of a
- * ZC_REG_MAP_FILE range). The context holds one device and PD (the
+ * odp_mr's on-demand-paging MR over the file's own pages, pin_lease's
+ * normal (pinning) MR over the file's own pages for read-only remote
+ * access, and bounce's normal MR over the memory it moves (the caller's,
+ * or its copy of a ZC_REG_MAP_FILE range). The context holds one device and PD (the
  * caller's, or the first device with ODP, else the first that opens),
  * opened at zc_ctx_create through sys/verbs.h (libibverbs dlopen'd). A
  * registration holds at most one MR, in r->mr.
@@ -50,5 +51,12 @@ int zc_mr_keys(const struct zc_reg *r, struct zc_rdma_keys *keys);
  * no device, or remote writes into memory that is read-only. */
 int zc_mr_possible(const struct zc_ctx *ctx, const struct zc_reg_req *req,
 		   char *reason, size_t len);
+/* May a normal (non-ODP) MR pin the file's own pages of this MAP_FILE
+ * request? The kernel pins page-cache pages long-term only read-only: no
+ * ZC_ACCESS_REMOTE_WRITE, no ZC_ACCESS_WRITE (stores into the mapping need
+ * a writable pin), and never FS-DAX pages. Needs REMOTE_READ (nothing
+ * else would use the MR) and a device. 0, or -errno with the reason. */
+int zc_mr_file_pinnable(const struct zc_ctx *ctx, const struct zc_reg_req *req,
+			char *reason, size_t len);
 
 #endif /* ZC_MR_H */

@@ -134,13 +134,28 @@ static int try_backend(struct zc_reg *r, enum zc_backend b)
 	return 0;
 }
 
-/* The first backend usable on this system that declined or failed: the
- * registration runs on a fallback when there is one. -1 if none. */
+/* position of b in the registry's order of preference */
+static unsigned registry_pos(enum zc_backend b)
+{
+	unsigned k = 0;
+
+	while (zc_registry_at(k) && zc_registry_at(k)->id != b)
+		k++;
+	return k;
+}
+
+/* The first backend usable on this system, preferred to the one in use,
+ * that declined or failed: the registration runs on a fallback when there
+ * is one. A refusal by a backend listed after the one in use is no loss.
+ * -1 if none. */
 static int first_lost(const struct zc_reg *r)
 {
+	const unsigned used = registry_pos(r->backend);
+
 	for (unsigned i = 0; i + 1 < r->nr_attempts; i++)
 		if (r->attempts[i].error &&
-		    r->ctx->be[r->attempts[i].backend].available)
+		    r->ctx->be[r->attempts[i].backend].available &&
+		    registry_pos(r->attempts[i].backend) < used)
 			return (int)i;
 	return -1;
 }

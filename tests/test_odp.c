@@ -5,15 +5,19 @@
  * refusal of remote access where no memory region can be had, ZC_FAULT
  * steps, EAGAIN retries, keys, leaks, the caller's PD, device quirks, and
  * I/O through zc_read/zc_write/zc_sync/queues on the memory of an odp_mr
- * registration over a real file.
+ * registration over a real file. Where odp_mr does not apply, a
+ * REMOTE_READ-only file registration lands on pin_lease's normal MR over
+ * the file's pages under a lease: selection, its fault step, and real
+ * lease breaks by a forked child, per file system.
  *
- *   test_odp core     everything but the file-system-specific I/O
- *   test_odp tmpfs    I/O on a tmpfs file (77 without tmpfs)
- *   test_odp ext4     I/O on an ext4 file (77 without ext4)
+ *   test_odp core     everything but the file-system-specific parts
+ *   test_odp tmpfs    I/O and pin_lease's MR on a tmpfs file (77 without tmpfs)
+ *   test_odp ext4     the same on an ext4 file (77 without ext4)
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,7 @@
 #define FSIZE (256 * ZT_KiB)
 #define REMOTE (ZC_ACCESS_REMOTE_READ | ZC_ACCESS_REMOTE_WRITE)
 #define ODP_BIT ZC_BACKEND_BIT(ZC_BACKEND_ODP_MR)
+#define EV_TIMEOUT_MS 10000
 
 static const char *g_dir;
 
@@ -257,6 +262,28 @@ static struct zc_reg *reg_on_bounce_mr(struct fx *x, unsigned access,
 	return r;
 }
 
+/* A REMOTE_READ-only file registration where odp_mr does not apply:
+ * pin_lease's normal MR over the file's own pages, under a lease */
+static struct zc_reg *reg_on_pin_mr(struct fx *x, const char *odp_reason)
+{
+	struct zc_rdma_keys k;
+	struct zc_reg *r;
+	int calls = live().reg_calls;
+
+	ck_assert_int_eq(zt_reg_map_file(x->f, 0, FSIZE, ZC_ACCESS_REMOTE_READ, 0, &r), 0);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_PIN_LEASE);
+	assert_attempt(r, ZC_BACKEND_ODP_MR, -EOPNOTSUPP, odp_reason);
+	assert_attempt(r, ZC_BACKEND_PIN_LEASE, 0, "normal MR (remote read) over "
+		       "the file's pages on ");
+	ck_assert_int_eq(live().reg_calls - calls, 1);
+	ck_assert_int_eq(live().mrs, 1);
+	ck_assert_uint_eq(live().last_access, IBV_ACCESS_REMOTE_READ);
+	ck_assert_int_eq(zc_reg_rdma(r, &k), 0);
+	ck_assert_uint_eq(k.addr, (uintptr_t)zc_reg_addr(r));
+	ck_assert_int_eq(zt_verify(zc_reg_addr(r), FSIZE, SEED, 0), -1);
+	return r;
+}
+
 /* ODP absent: a normal MR over bounce's copy; a peer's writes into it
  * reach the file with zc_sync; ZC_REG_REQUIRE_ZEROCOPY refuses the copy */
 START_TEST(test_odp_absent_falls_back_to_normal_mr)
@@ -264,7 +291,7 @@ START_TEST(test_odp_absent_falls_back_to_normal_mr)
 	struct zc_backend_info bi;
 	struct zc_reg_params p = { .field_mask = ZC_REG_FIELD_LENGTH |
 				   ZC_REG_FIELD_FLAGS | ZC_REG_FIELD_ACCESS,
-				   .length = FSIZE, .access = ZC_ACCESS_REMOTE_READ,
+				   .length = FSIZE, .access = REMOTE,
 				   .flags = ZC_REG_MAP_FILE | ZC_REG_REQUIRE_ZEROCOPY };
 	struct zc_reg *r;
 	struct fx x;
@@ -306,7 +333,7 @@ START_TEST(test_odp_fault_bounce_reg_mr)
 	setenv("FAKE_VERBS_ODP", "none", 1);
 	setenv("ZC_FAULT", "bounce:reg_mr:EIO", 1);
 	fx_open_logged(&x, &log);
-	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -EIO);
+	ck_assert_int_eq(reg_remote_fails(&x, REMOTE), -EIO);
 	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "bounce", "ibv_reg_mr on fake0",
 				      "(injected by ZC_FAULT)", NULL), "log: %s", log.text);
 	ck_assert_int_eq(live().mrs, 0);
@@ -383,9 +410,15 @@ START_TEST(test_odp_reg_mr_failure_leaks_nothing)
 
 	setenv("FAKE_VERBS_REG_ERRNO", "ENOMEM", 1);
 	fx_open_logged(&x, &log);
-	maps = zt_map_count_noheap();
-	/* odp_mr's ODP MR, then bounce's normal one: the last error */
+	/* the first lease starts pin_lease's monitor thread (its stack is
+	 * mapped for the context's life) */
 	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -ENOMEM);
+	maps = zt_map_count_noheap();
+	/* odp_mr's ODP MR, pin_lease's and bounce's normal ones: the last error */
+	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -ENOMEM);
+	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "pin_lease",
+				      "normal MR (remote read) over the file's pages",
+				      strerror(ENOMEM), NULL), "log: %s", log.text);
 	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "odp_mr",
 				      "ibv_reg_mr IBV_ACCESS_ON_DEMAND on fake0",
 				      strerror(ENOMEM), NULL), "log: %s", log.text);
@@ -395,8 +428,9 @@ START_TEST(test_odp_reg_mr_failure_leaks_nothing)
 	ZT_CK_MAPS_EQ(zt_map_count_noheap(), maps); /* the file mapping went */
 	ck_assert_int_eq(live().mrs, 0);
 	ck_assert_int_eq(zc_ctx_stats(x.ctx, &st, sizeof st), 0);
-	ck_assert_uint_eq(st.backend[ZC_BACKEND_ODP_MR].reg_failures, 1);
-	ck_assert_uint_eq(st.backend[ZC_BACKEND_BOUNCE].reg_failures, 1);
+	ck_assert_uint_eq(st.backend[ZC_BACKEND_ODP_MR].reg_failures, 2);
+	ck_assert_uint_eq(st.backend[ZC_BACKEND_PIN_LEASE].reg_failures, 2);
+	ck_assert_uint_eq(st.backend[ZC_BACKEND_BOUNCE].reg_failures, 2);
 	fx_close(&x);
 	assert_nothing_live();
 }
@@ -433,9 +467,11 @@ START_TEST(test_odp_eagain_bounded)
 	fx_open_logged(&x, &log);
 	calls = live().reg_calls;
 	ck_assert_int_eq(reg_remote_fails(&x, ZC_ACCESS_REMOTE_READ), -EAGAIN);
-	/* 8 tries for odp_mr's MR, 8 for bounce's */
-	ck_assert_int_eq(live().reg_calls - calls, 16);
+	/* 8 tries for odp_mr's MR, 8 for pin_lease's, 8 for bounce's */
+	ck_assert_int_eq(live().reg_calls - calls, 24);
 	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "odp_mr", "after 8 tries",
+				      NULL, NULL), "log: %s", log.text);
+	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "pin_lease", "after 8 tries",
 				      NULL, NULL), "log: %s", log.text);
 	ck_assert_msg(zt_log_line_has(&log, ZC_LOG_WARN, "bounce", "after 8 tries",
 				      NULL, NULL), "log: %s", log.text);
@@ -455,16 +491,18 @@ START_TEST(test_odp_fault_probe)
 	query(x.ctx, &bi);
 	ck_assert_msg(!bi.available && strstr(bi.reason, "(injected by ZC_FAULT)"),
 		      "reason \"%s\"", bi.reason);
-	/* the device is there for bounce's normal MRs */
-	r = reg_on_bounce_mr(&x, ZC_ACCESS_REMOTE_READ, "probe: Input/output error");
+	/* the device is there for pin_lease's and bounce's normal MRs */
+	r = reg_on_pin_mr(&x, "probe: Input/output error");
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	r = reg_on_bounce_mr(&x, REMOTE, "probe: Input/output error");
 	ck_assert_int_eq(zc_reg_destroy(r), 0);
 	fx_close(&x);
 	assert_nothing_live();
 }
 END_TEST
 
-/* reg (the core's step) and reg_mr (each ibv_reg_mr try): bounce's
- * normal MR takes over */
+/* reg (the core's step) and reg_mr (each ibv_reg_mr try): pin_lease's
+ * normal MR over the file's pages takes over */
 START_TEST(test_odp_fault_reg_steps)
 {
 	static const char *const rules[] = { "odp_mr:reg:EIO", "odp_mr:reg_mr:EIO" };
@@ -477,7 +515,7 @@ START_TEST(test_odp_fault_reg_steps)
 		fx_open(&x);
 		ck_assert_int_eq(zt_reg_map_file(x.f, 0, FSIZE, ZC_ACCESS_REMOTE_READ,
 						 0, &r), 0);
-		ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+		ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_PIN_LEASE);
 		assert_attempt(r, ZC_BACKEND_ODP_MR, -EIO, "injected by ZC_FAULT");
 		ck_assert_int_eq(zc_reg_destroy(r), 0);
 		ck_assert_int_eq(live().mrs, 0);
@@ -636,7 +674,9 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* quirks                                                               */
 
-/* on rxe, remote access gets bounce's normal MR, and the fallback says why */
+/* on rxe, read-only remote access to a file gets pin_lease's normal MR
+ * over its pages, remote writes bounce's over a copy, and the fallback
+ * says why */
 static void check_quirk_refuses(void)
 {
 	struct zc_backend_info bi;
@@ -647,11 +687,17 @@ static void check_quirk_refuses(void)
 	fx_open(&x);
 	query(x.ctx, &bi);
 	ck_assert_msg(bi.available, "%s", bi.reason); /* ODP itself is there */
-	r = reg_on_bounce_mr(&x, ZC_ACCESS_REMOTE_READ, "quirk rxe-odp-subpage on ");
+	r = reg_on_pin_mr(&x, "quirk rxe-odp-subpage on ");
 	assert_attempt(r, ZC_BACKEND_ODP_MR, -EOPNOTSUPP,
 		       "ZC_QUIRKS=ignore:rxe-odp-subpage");
 	ck_assert_int_eq(zc_ctx_stats(x.ctx, &st, sizeof st), 0);
 	ck_assert_uint_eq(st.fallbacks, 1);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	r = reg_on_bounce_mr(&x, REMOTE, "quirk rxe-odp-subpage on ");
+	assert_attempt(r, ZC_BACKEND_PIN_LEASE, -EOPNOTSUPP, "remote write: the "
+		       "kernel refuses writable long-term pins of page-cache pages");
+	ck_assert_int_eq(zc_ctx_stats(x.ctx, &st, sizeof st), 0);
+	ck_assert_uint_eq(st.fallbacks, 2);
 	ck_assert_int_eq(zc_reg_destroy(r), 0);
 	fx_close(&x);
 	assert_nothing_live();
@@ -778,6 +824,282 @@ START_TEST(test_odp_io_host_memory_and_queue)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* pin_lease's normal MR over the file's pages, per file system         */
+
+/* fs.leases-enable=0 turns pin_lease off: these tests then say so */
+static void require_leases(void)
+{
+	FILE *f = fopen("/proc/sys/fs/leases-enable", "re");
+	int on = 1;
+
+	if (f) {
+		if (fscanf(f, "%d", &on) != 1)
+			on = 1;
+		fclose(f);
+	}
+	if (!on)
+		zt_skip("fs.leases-enable=0: pin_lease has no lease to pin under");
+}
+
+static int lease_of(int fd)
+{
+	return fcntl(fd, F_GETLEASE);
+}
+
+/* Where ODP does not apply (rxe's quirk): a REMOTE_READ-only file
+ * registration is pinned by a normal MR under a read lease when the fd is
+ * O_RDONLY, a write lease when it is O_RDWR; remote writes and local
+ * stores into the file's pages go to bounce's MR over a copy. */
+START_TEST(test_pinmr_selection)
+{
+	struct zc_reg_params p = { .field_mask = ZC_REG_FIELD_LENGTH |
+				   ZC_REG_FIELD_FLAGS | ZC_REG_FIELD_ACCESS,
+				   .length = FSIZE, .access = ZC_ACCESS_READ |
+				   ZC_ACCESS_REMOTE_READ,
+				   .flags = ZC_REG_MAP_FILE | ZC_REG_REQUIRE_ZEROCOPY };
+	struct zc_backend_info bi;
+	struct zc_attempt a;
+	struct zc_stats st;
+	struct zc_reg *r;
+	struct fx x;
+
+	require_leases();
+	setenv("FAKE_VERBS_DEVICE", "rxe0", 1);
+	fx_open_ctx(&x, NULL, O_RDONLY);
+	ck_assert_int_eq(zc_ctx_query(x.ctx, ZC_BACKEND_PIN_LEASE, &bi), 0);
+	ck_assert_msg(bi.available && strstr(bi.reason, "normal MRs on rxe0") &&
+		      (bi.caps & ZC_CAP_RDMA), "pin_lease: %s", bi.reason);
+	/* zero-copy: ZC_REG_REQUIRE_ZEROCOPY is satisfied */
+	ck_assert_int_eq(zc_reg_create(x.f, &p, &r), 0);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_PIN_LEASE);
+	assert_attempt(r, ZC_BACKEND_ODP_MR, -EOPNOTSUPP, "quirk rxe-odp-subpage");
+	assert_attempt(r, ZC_BACKEND_PIN_LEASE, 0, "normal MR (remote read) over the "
+		       "file's pages on rxe0, pinned under a read lease");
+	ck_assert_uint_eq(live().last_access, IBV_ACCESS_REMOTE_READ);
+	ck_assert_int_eq(live().mrs, 1);
+	ck_assert_int_eq(lease_of(x.fd), F_RDLCK);
+	ck_assert_int_eq(zt_verify(zc_reg_addr(r), FSIZE, SEED, 0), -1);
+	ck_assert_int_eq(zc_reg_buf_index(r, 0, 4096), -ENODATA);
+	ck_assert_int_eq(zc_ctx_stats(x.ctx, &st, sizeof st), 0);
+	ck_assert_uint_eq(st.backend[ZC_BACKEND_PIN_LEASE].regs, 1);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(live().mrs, 0);
+	ck_assert_int_eq(lease_of(x.fd), F_UNLCK);
+	fx_close(&x);
+
+	fx_open_ctx(&x, NULL, O_RDWR);
+	r = reg_on_pin_mr(&x, "quirk rxe-odp-subpage");
+	assert_attempt(r, ZC_BACKEND_PIN_LEASE, 0, "pinned under a write lease");
+	ck_assert_int_eq(lease_of(x.fd), F_WRLCK);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(lease_of(x.fd), F_UNLCK);
+	/* remote writes: bounce's MR over a copy */
+	r = reg_on_bounce_mr(&x, REMOTE, "quirk rxe-odp-subpage");
+	assert_attempt(r, ZC_BACKEND_PIN_LEASE, -EOPNOTSUPP, "remote write: the "
+		       "kernel refuses writable long-term pins of page-cache pages");
+	ck_assert_int_eq(lease_of(x.fd), F_UNLCK);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	/* stores into the file's pages: a writable pin, refused likewise */
+	r = reg_on_bounce_mr(&x, ZC_ACCESS_WRITE | ZC_ACCESS_REMOTE_READ,
+			     "quirk rxe-odp-subpage");
+	ck_assert(zt_find_attempt(r, ZC_BACKEND_PIN_LEASE, &a));
+	ck_assert_msg(a.error == -EOPNOTSUPP && strstr(a.reason, "ZC_ACCESS_WRITE"),
+		      "pin_lease attempt %d \"%s\"", a.error, a.reason);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	fx_close(&x);
+	assert_nothing_live();
+}
+END_TEST
+
+/* With ODP, odp_mr serves it and pin_lease's refusal of a remote write
+ * (listed after it) is no fallback */
+START_TEST(test_pinmr_odp_first)
+{
+	struct zc_stats st;
+	struct zc_reg *r;
+	struct fx x;
+
+	fx_open(&x);
+	ck_assert_int_eq(zt_reg_map_file(x.f, 0, FSIZE, ZC_ACCESS_REMOTE_READ, 0, &r), 0);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_ODP_MR);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(zt_reg_map_file(x.f, 0, FSIZE, REMOTE, 0, &r), 0);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_ODP_MR);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(zc_ctx_stats(x.ctx, &st, sizeof st), 0);
+	ck_assert_uint_eq(st.fallbacks, 0);
+	fx_close(&x);
+	assert_nothing_live();
+}
+END_TEST
+
+/* pin_lease:reg_mr fails each ibv_reg_mr of the MR agent: bounce's MR over
+ * a copy, the attempt recorded, the lease given back */
+START_TEST(test_pinmr_fault_reg_mr)
+{
+	struct zc_stats st;
+	struct zc_reg *r;
+	struct fx x;
+
+	require_leases();
+	setenv("FAKE_VERBS_DEVICE", "rxe0", 1);
+	setenv("ZC_FAULT", "pin_lease:reg_mr:EIO", 1);
+	fx_open_ctx(&x, NULL, O_RDONLY);
+	r = reg_on_bounce_mr(&x, ZC_ACCESS_REMOTE_READ, "quirk rxe-odp-subpage");
+	assert_attempt(r, ZC_BACKEND_PIN_LEASE, -EIO, "(injected by ZC_FAULT)");
+	assert_attempt(r, ZC_BACKEND_PIN_LEASE, -EIO, "normal MR (remote read) over "
+		       "the file's pages: ibv_reg_mr on rxe0");
+	ck_assert_int_eq(lease_of(x.fd), F_UNLCK);
+	ck_assert_int_eq(zc_ctx_stats(x.ctx, &st, sizeof st), 0);
+	ck_assert_uint_eq(st.backend[ZC_BACKEND_PIN_LEASE].reg_failures, 1);
+	ck_assert_uint_eq(st.fallbacks, 1);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(live().mrs, 0);
+	fx_close(&x);
+	assert_nothing_live();
+}
+END_TEST
+
+/* Collect events until `want` arrived or EV_TIMEOUT_MS passed */
+static int collect_events(struct zc_ctx *ctx, struct zc_event *ev, unsigned max,
+			  unsigned want)
+{
+	struct pollfd pfd = { .fd = zc_ctx_event_fd(ctx), .events = POLLIN };
+	unsigned n = 0;
+	int got;
+
+	ck_assert_int_ge(pfd.fd, 0);
+	for (int waited = 0; n < want && waited < EV_TIMEOUT_MS; waited += 50) {
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		got = zc_ctx_events(ctx, ev + n, max - n);
+		ck_assert_int_ge(got, 0);
+		n += (unsigned)got;
+	}
+	got = zc_ctx_events(ctx, ev + n, max - n);
+	ck_assert_int_ge(got, 0);
+	return (int)(n + (unsigned)got);
+}
+
+/* the breaker: another process opens the file for writing (blocking until
+ * the library lets the lease go) */
+static int open_for_write_child(void *arg)
+{
+	int fd = open(arg, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 1;
+	close(fd);
+	return 0;
+}
+
+static struct zc_reg *reg_pinned_mr(struct fx *x, unsigned flags)
+{
+	struct zc_reg_params p = { .field_mask = ZC_REG_FIELD_LENGTH |
+				   ZC_REG_FIELD_FLAGS | ZC_REG_FIELD_ACCESS |
+				   ZC_REG_FIELD_FILE_OFFSET,
+				   .length = FSIZE - 4096 - 100, .file_offset = 4096 + 100,
+				   .access = ZC_ACCESS_REMOTE_READ,
+				   .flags = ZC_REG_MAP_FILE | flags };
+	struct zc_reg *r;
+
+	ck_assert_int_eq(zc_reg_create(x->f, &p, &r), 0);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_PIN_LEASE);
+	ck_assert_int_eq(lease_of(x->fd), F_RDLCK);
+	return r;
+}
+
+/* A real break (a forked child opens the file for writing): the MR goes
+ * before the lease, the registration moves to bounce at the same address
+ * with a new MR over a copy (new keys, ZC_EVENT_BACKEND_CHANGED), and
+ * nothing is left behind. */
+START_TEST(test_pinmr_break_moves_to_bounce_with_new_keys)
+{
+	struct zc_rdma_keys k0, k1;
+	struct zc_event ev[8];
+	struct zc_stats s0, s1;
+	struct zc_reg *r;
+	struct fx x;
+	void *addr;
+	int n, fds = 0, maps = 0;
+
+	require_leases();
+	setenv("FAKE_VERBS_DEVICE", "rxe0", 1);
+	fx_open_ctx(&x, NULL, O_RDONLY);
+	/* twice: the first round starts the lease monitor thread (and the
+	 * malloc arena it uses); the second must give back all it takes */
+	for (int round = 0; round < 2; round++) {
+		if (round) {
+			fds = zt_fd_count();
+			maps = zt_map_count_noheap();
+		}
+		ck_assert_int_eq(zc_ctx_stats(x.ctx, &s0, sizeof s0), 0);
+		r = reg_pinned_mr(&x, 0);
+		addr = zc_reg_addr(r);
+		ck_assert_int_eq(zc_reg_rdma(r, &k0), 0);
+		ZT_CK_CHILD_OK(zt_fork_run(open_for_write_child, x.path));
+		n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 2);
+		ck_assert_int_eq(n, 2);
+		ck_assert(ev[0].type == ZC_EVENT_REVOKED && ev[0].reg == r &&
+			  ev[0].from == ZC_BACKEND_PIN_LEASE && ev[0].to == ZC_BACKEND_BOUNCE);
+		ck_assert(ev[1].type == ZC_EVENT_BACKEND_CHANGED && ev[1].reg == r &&
+			  ev[1].from == ZC_BACKEND_PIN_LEASE && ev[1].to == ZC_BACKEND_BOUNCE);
+		ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+		ck_assert_ptr_eq(zc_reg_addr(r), addr);
+		ck_assert_int_eq(zc_reg_rdma(r, &k1), 0);
+		printf("pin_lease MR in %s: keys before the break lkey 0x%x rkey "
+		       "0x%x, after 0x%x 0x%x\n", g_dir, k0.lkey, k0.rkey, k1.lkey, k1.rkey);
+		ck_assert_uint_ne(k1.rkey, k0.rkey);
+		ck_assert_uint_ne(k1.lkey, k0.lkey);
+		ck_assert_uint_eq(k1.addr, (uintptr_t)addr);
+		ck_assert_int_eq(live().mrs, 1);
+		ck_assert_uint_eq(live().last_access, IBV_ACCESS_REMOTE_READ);
+		ck_assert_int_eq(zt_verify(addr, FSIZE - 4096 - 100, SEED, 4096 + 100), -1);
+		ck_assert_int_eq(lease_of(x.fd), F_UNLCK);
+		ck_assert_int_eq(zc_ctx_stats(x.ctx, &s1, sizeof s1), 0);
+		ck_assert_uint_eq(s1.lease_breaks, s0.lease_breaks + 1);
+		ck_assert_uint_eq(s1.revocations, s0.revocations + 1);
+		ck_assert_int_eq(zc_reg_destroy(r), 0);
+		ck_assert_int_eq(live().mrs, 0);
+	}
+	ck_assert_int_eq(zt_fd_count(), fds);
+	ZT_CK_MAPS_EQ(zt_map_count_noheap(), maps);
+	fx_close(&x);
+	assert_nothing_live();
+}
+END_TEST
+
+/* ZC_REG_NO_FALLBACK: the break deregisters the MR and the registration
+ * stays revoked, without keys */
+START_TEST(test_pinmr_break_no_fallback_stays_revoked)
+{
+	struct zc_rdma_keys k;
+	struct zc_event ev[8];
+	struct zc_reg *r;
+	struct fx x;
+	int n;
+
+	require_leases();
+	setenv("FAKE_VERBS_DEVICE", "rxe0", 1);
+	fx_open_ctx(&x, NULL, O_RDONLY);
+	r = reg_pinned_mr(&x, ZC_REG_NO_FALLBACK);
+	ck_assert_int_eq(live().mrs, 1);
+	ZT_CK_CHILD_OK(zt_fork_run(open_for_write_child, x.path));
+	n = collect_events(x.ctx, ev, ZT_ARRAY_SIZE(ev), 1);
+	ck_assert_int_eq(n, 1);
+	ck_assert(ev[0].type == ZC_EVENT_REVOKED && ev[0].reg == r &&
+		  ev[0].to == ZC_BACKEND_NONE);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_PIN_LEASE);
+	ck_assert_int_eq(zc_reg_rdma(r, &k), -ENODATA);
+	ck_assert_int_eq(live().mrs, 0);
+	ck_assert_int_eq(lease_of(x.fd), F_UNLCK);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	fx_close(&x);
+	assert_nothing_live();
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("odp");
@@ -833,6 +1155,11 @@ int main(int argc, char **argv)
 		tc = zt_tcase(argv[1]);
 		tcase_add_test(tc, test_odp_io_map_file);
 		tcase_add_test(tc, test_odp_io_host_memory_and_queue);
+		tcase_add_test(tc, test_pinmr_selection);
+		tcase_add_test(tc, test_pinmr_odp_first);
+		tcase_add_test(tc, test_pinmr_fault_reg_mr);
+		tcase_add_test(tc, test_pinmr_break_moves_to_bounce_with_new_keys);
+		tcase_add_test(tc, test_pinmr_break_no_fallback_stays_revoked);
 		suite_add_tcase(s, tc);
 	}
 	return zt_run_suite(s);

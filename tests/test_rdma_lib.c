@@ -14,7 +14,15 @@
  *                           memory lands on bounce with a normal MR, the
  *                           odp_mr attempt naming rxe-odp-subpage; the
  *                           peer's READ and WRITE at sub-page offsets are
- *                           right and touch nothing else
+ *                           right and touch nothing else; a REMOTE_READ
+ *                           registration of the ext4 file (fd O_RDONLY)
+ *                           lands on pin_lease: a normal MR over the
+ *                           file's pages under a read lease (VmPin grows
+ *                           by the range, and comes back at destroy), the
+ *                           peer's READs at sub-page offsets bring the
+ *                           file's bytes, and another opener's open for
+ *                           writing moves it to bounce with new keys that
+ *                           read right
  *   test_rdma_lib odp       ZC_QUIRKS=ignore:rxe-odp-subpage at path MTU
  *                           4096: a real ODP MR, no pin, page-aligned
  *                           accesses right, truncation by another opener
@@ -27,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -130,12 +139,15 @@ static const struct zc_attempt *attempt_of(const struct target *t, enum zc_backe
 	return NULL;
 }
 
-static int target_open(struct target *t, const char *name, bool file)
+/* access: REMOTE, or REMOTE_READ alone (then the file is opened O_RDONLY,
+ * as a server exposing it read-only would) */
+static int target_open(struct target *t, const char *name, bool file,
+		       unsigned access)
 {
 	struct zc_reg_params rp = {
 		.field_mask = ZC_REG_FIELD_LENGTH | ZC_REG_FIELD_ACCESS,
 		.length = REGION,
-		.access = REMOTE,
+		.access = access,
 	};
 	int ret;
 
@@ -150,6 +162,16 @@ static int target_open(struct target *t, const char *name, bool file)
 	t->path = file ? strdup(file_path) : NULL;
 	if (!file)
 		unlink(file_path);
+	if (file && !(access & ZC_ACCESS_REMOTE_WRITE)) {
+		int ro = open(file_path, O_RDONLY | O_CLOEXEC);
+
+		if (ro < 0) {
+			zt_rdma_fail("%s: open O_RDONLY: %s", name, strerror(errno));
+			return -1;
+		}
+		close(t->fd);
+		t->fd = ro;
+	}
 	if ((ret = zc_file_open(ctx, t->fd, 0, &t->f))) {
 		zt_rdma_fail("%s: zc_file_open: %s", name, zc_strerror(ret));
 		return -1;
@@ -171,7 +193,7 @@ static int target_open(struct target *t, const char *name, bool file)
 		rp.addr = t->host + PAGE;
 	}
 	if ((ret = zc_reg_create(t->f, &rp, &t->reg))) {
-		zt_rdma_fail("%s: zc_reg_create(REMOTE_READ|REMOTE_WRITE): %s", name,
+		zt_rdma_fail("%s: zc_reg_create(access 0x%x): %s", name, access,
 		     zc_strerror(ret));
 		return -1;
 	}
@@ -396,6 +418,178 @@ static void expect_bounce(struct target *t, bool rxe)
 		     zc_strerror(odp->error), odp->reason, QUIRK);
 }
 
+/* ---- (1b) read-only remote access: pin_lease's MR over the file ------- */
+
+/* The peer READs len bytes at off of the file registration (its memory
+ * is read-only: the file's own bytes, pattern 9 from FOFF) into
+ * sentinels: the file's bytes, and nothing past len changes. */
+static bool check_read_file(struct target *t, size_t off, size_t len, char *what,
+			    size_t wl)
+{
+	size_t bad = 0, past = 0;
+	ssize_t first = -1;
+	char err[256];
+	int st;
+
+	memset(pbuf, SENTINEL, len + PAGE);
+	st = zt_rdma_peer_read(peer, pbuf, pmr->lkey, len, t->k.addr + off, t->k.rkey,
+			       OP_MS, err, sizeof err);
+	if (st) {
+		snprintf(what, wl, "%s", err);
+		reset_peer();
+		return false;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (pbuf[i] != zt_rdma_pat(9, FOFF + off + i) && !bad++)
+			first = (ssize_t)i;
+	for (size_t i = len; i < len + PAGE; i++)
+		past += pbuf[i] != SENTINEL;
+	if (bad || past) {
+		snprintf(what, wl, "%zu of %zu bytes wrong (first at +%zd), %zu written "
+			 "past the length", bad, len, first, past);
+		return false;
+	}
+	return true;
+}
+
+static void run_file_reads(struct target *t, const char *when)
+{
+	static const struct access reads[] = {
+		{ 100, 64 }, { 1000, 5000 }, { 4000, 64 }, { 4608, 5000 },
+		{ 0, PAGE }, { 1u << 20, 1u << 20 },
+	};
+	char what[320];
+
+	for (unsigned i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+		bool ok = check_read_file(t, reads[i].off, reads[i].len, what, sizeof what);
+
+		printf("  %s READ  off %zu len %zu %s: %s%s\n", t->name, reads[i].off,
+		       reads[i].len, when, ok ? "right" : "WRONG: ", ok ? "" : what);
+		if (!ok)
+			zt_rdma_fail("%s: READ at %zu, %zu bytes %s: %s", t->name,
+				     reads[i].off, reads[i].len, when, what);
+	}
+}
+
+/* events until REVOKED and BACKEND_CHANGED for r arrived (10 s at most) */
+static bool wait_backend_changed(struct zc_reg *r, enum zc_backend *to)
+{
+	struct pollfd pfd = { .fd = zc_ctx_event_fd(ctx), .events = POLLIN };
+	bool revoked = false, changed = false;
+
+	for (int waited = 0; !changed && waited < 10000; waited += 50) {
+		struct zc_event ev[8];
+		int n;
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		n = zc_ctx_events(ctx, ev, 8);
+		for (int i = 0; i < n; i++) {
+			if (ev[i].reg != r)
+				continue;
+			printf("  event %s: %s -> %s\n", ev[i].type == ZC_EVENT_REVOKED ?
+			       "REVOKED" : ev[i].type == ZC_EVENT_BACKEND_CHANGED ?
+			       "BACKEND_CHANGED" : "other", zc_backend_name(ev[i].from),
+			       zc_backend_name(ev[i].to));
+			revoked |= ev[i].type == ZC_EVENT_REVOKED;
+			if (ev[i].type == ZC_EVENT_BACKEND_CHANGED) {
+				changed = true;
+				*to = ev[i].to;
+			}
+		}
+	}
+	return revoked && changed;
+}
+
+static void run_pinned_read(bool rxe)
+{
+	struct zc_attempt a[8];
+	const struct zc_attempt *pl;
+	struct zc_rdma_keys k0;
+	enum zc_backend to = ZC_BACKEND_NONE;
+	struct target t;
+	long v0, v1, v2, v3;
+	int fd2, ret;
+
+	printf("quirk in force: a REMOTE_READ registration of an ext4 file (fd O_RDONLY)\n");
+	v0 = zt_rdma_vm_pin_kb();
+	if (target_open(&t, "read-only file range", true, ZC_ACCESS_REMOTE_READ))
+		goto out;
+	v1 = zt_rdma_vm_pin_kb();
+	printf("  read-only file range: VmPin %ld kB before, %ld kB registered\n", v0, v1);
+	pl = attempt_of(&t, ZC_BACKEND_PIN_LEASE, a, 8);
+	if (zc_reg_backend(t.reg) != ZC_BACKEND_PIN_LEASE || !pl || pl->error ||
+	    !strstr(pl->reason, "pinned under a read lease")) {
+		zt_rdma_fail("read-only file range: on %s, not pin_lease's MR under a read "
+			     "lease", zc_backend_name(zc_reg_backend(t.reg)));
+		goto out;
+	}
+	if (rxe) {
+		const struct zc_attempt *odp = attempt_of(&t, ZC_BACKEND_ODP_MR, a, 8);
+
+		if (!odp || odp->error != -EOPNOTSUPP || !strstr(odp->reason, QUIRK))
+			zt_rdma_fail("read-only file range: odp_mr's attempt does not name %s",
+				     QUIRK);
+	}
+	if (v0 < 0 || v1 - v0 < (long)(REGION >> 10))
+		zt_rdma_fail("read-only file range: the pinned MR of %u kB moved VmPin "
+			     "%ld -> %ld kB", REGION >> 10, v0, v1);
+	run_file_reads(&t, "pinned");
+
+	/* another opener, for writing: the read lease breaks */
+	k0 = t.k;
+	fd2 = open(t.path, O_WRONLY | O_CLOEXEC);
+	if (fd2 < 0) {
+		zt_rdma_fail("read-only file range: open O_WRONLY by another opener: %s",
+			     strerror(errno));
+		goto out;
+	}
+	close(fd2);
+	if (!wait_backend_changed(t.reg, &to) || to != ZC_BACKEND_BOUNCE ||
+	    zc_reg_backend(t.reg) != ZC_BACKEND_BOUNCE) {
+		zt_rdma_fail("read-only file range: after a lease break on %s, events "
+			     "to %s", zc_backend_name(zc_reg_backend(t.reg)),
+			     zc_backend_name(to));
+		goto out;
+	}
+	if ((ret = zc_reg_rdma(t.reg, &t.k))) {
+		zt_rdma_fail("read-only file range: zc_reg_rdma after the break: %s",
+			     zc_strerror(ret));
+		goto out;
+	}
+	v2 = zt_rdma_vm_pin_kb();
+	printf("  read-only file range: keys before the break lkey 0x%x rkey 0x%x addr "
+	       "0x%" PRIx64 ", after lkey 0x%x rkey 0x%x addr 0x%" PRIx64 "; VmPin %ld kB\n",
+	       k0.lkey, k0.rkey, k0.addr, t.k.lkey, t.k.rkey, t.k.addr, v2);
+	print_attempts(&t);
+	if (t.k.rkey == k0.rkey || t.k.addr != (uintptr_t)t.mem)
+		zt_rdma_fail("read-only file range: keys after the break: rkey 0x%x (was "
+			     "0x%x), addr 0x%" PRIx64 " for memory %p", t.k.rkey, k0.rkey,
+			     t.k.addr, (void *)t.mem);
+	run_file_reads(&t, "after the break (bounce)");
+	/* the old rkey is gone: the peer's READ with it must fail */
+	{
+		char err[256];
+		int st = zt_rdma_peer_read(peer, pbuf, pmr->lkey, 64, k0.addr, k0.rkey,
+					   OP_MS, err, sizeof err);
+
+		printf("  read-only file range: READ with the old rkey: %s\n",
+		       st ? (st > 0 ? ibv_wc_status_str((enum ibv_wc_status)st) : err) :
+			    "SUCCEEDED");
+		if (!st)
+			zt_rdma_fail("read-only file range: the old rkey still reads");
+		else
+			reset_peer();
+	}
+out:
+	target_close(&t);
+	v3 = zt_rdma_vm_pin_kb();
+	printf("  read-only file range: VmPin %ld kB after zc_reg_destroy\n", v3);
+	if (v3 != v0)
+		zt_rdma_fail("read-only file range: VmPin %ld kB after destroy, %ld kB before",
+			     v3, v0);
+}
+
 static void run_default(bool rxe)
 {
 	struct target file, mem;
@@ -403,13 +597,13 @@ static void run_default(bool rxe)
 
 	printf("quirk in force: REMOTE_READ|REMOTE_WRITE registrations\n");
 	v0 = zt_rdma_vm_pin_kb();
-	if (!target_open(&file, "ext4 file range", true)) {
+	if (!target_open(&file, "ext4 file range", true, REMOTE)) {
 		expect_bounce(&file, rxe);
 		run_accesses(&file, subpage, 8);
 		run_accesses(&file, aligned, 3);
 	}
 	target_close(&file);
-	if (!target_open(&mem, "host memory", false)) {
+	if (!target_open(&mem, "host memory", false, REMOTE)) {
 		/* a normal MR pins: the witness the odp variant relies on */
 		v1 = zt_rdma_vm_pin_kb();
 		printf("  host memory: VmPin %ld kB before, %ld kB with the normal MR\n", v0, v1);
@@ -421,6 +615,7 @@ static void run_default(bool rxe)
 		run_accesses(&mem, aligned, 3);
 	}
 	target_close(&mem);
+	run_pinned_read(rxe);
 }
 
 /* ---- (2) the quirk lifted: a real ODP MR ------------------------------ */
@@ -447,7 +642,7 @@ static void truncation(bool rxe)
 	char err[256];
 	int fd2, st;
 
-	if (target_open(&t, "truncated file", true) || !old)
+	if (target_open(&t, "truncated file", true, REMOTE) || !old)
 		goto out;
 	expect_odp(&t);
 	zt_rdma_fill(t.mem, REGION, 4, 0);
@@ -507,7 +702,7 @@ static void run_odp(bool rxe)
 
 	printf("ZC_QUIRKS=ignore:%s, path MTU %u\n", QUIRK, zt_rdma_peer_mtu(peer));
 	v0 = zt_rdma_vm_pin_kb();
-	if (!target_open(&file, "ext4 file range", true)) {
+	if (!target_open(&file, "ext4 file range", true, REMOTE)) {
 		expect_odp(&file);
 		v_reg = zt_rdma_vm_pin_kb();
 		/* the peer faults every page in: still nothing pinned */
@@ -537,7 +732,7 @@ static void run_odp(bool rxe)
 	v_end = zt_rdma_vm_pin_kb();
 	if (v_end != v0)
 		zt_rdma_fail("odp: VmPin %ld kB after zc_reg_destroy, %ld kB before", v_end, v0);
-	if (!target_open(&mem, "host memory", false)) {
+	if (!target_open(&mem, "host memory", false, REMOTE)) {
 		expect_odp(&mem);
 		run_accesses(&mem, aligned, 3);
 	}

@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pin_lease: a ZC_REG_MAP_FILE registration whose memory is the file's own
- * MAP_SHARED pages, pinned long-term by a pinning agent (an io_uring fixed
- * buffer, through src/fixed.c) while the library holds a write lease on
- * the file. The lease is the early warning that another open of the file,
- * or a truncate(2) of its path, is coming (the holder's own ftruncate
- * does not break it): the lease monitor (src/sys/lease.c) then takes the
- * pin away, releases the lease, and only then leaves a copy of the
- * contents at the same address for bounce.
+ * MAP_SHARED pages, pinned long-term by a pinning agent while the library
+ * holds a lease on the file. Two agents:
  *
- * The lease is always F_WRLCK: the io_uring pin needs a writable shared
- * mapping, hence an fd open for writing, and a read lease cannot be held
- * while the file is open for writing anywhere, ourselves included.
+ *  - local I/O: an io_uring fixed buffer (src/fixed.c) over a writable
+ *    shared mapping (io_uring pins for write: tmpfs/shmem files only);
+ *  - remote access (ZC_ACCESS_REMOTE_READ, and neither REMOTE_WRITE nor
+ *    ZC_ACCESS_WRITE): a normal, non-ODP RDMA MR (src/mr.c) with remote
+ *    read access over a read-only shared mapping. The kernel pins
+ *    page-cache pages long-term read-only (ext4, xfs included), never for
+ *    write. This is where a remote registration goes when odp_mr does not
+ *    apply (no ODP, or a device quirk), before bounce's MR over a copy.
+ *
+ * The lease is the early warning that another open of the file (for
+ * writing, under a read lease), or a truncate(2) of its path, is coming
+ * (the holder's own ftruncate does not break it): the lease monitor
+ * (src/sys/lease.c) then takes the pin away (the fixed buffer, or the MR
+ * deregistered), releases the lease, and only then leaves a copy of the
+ * contents at the same address for bounce, with a new MR over the copy
+ * for a remote registration (new keys: ZC_EVENT_BACKEND_CHANGED).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -22,11 +30,19 @@
 #include <sys/stat.h>
 
 #include "../backend.h"
+#include "../mr.h"
 #include "../sys/lease.h"
 #include "../sys/proc.h"
 
 #define PL ZC_BACKEND_PIN_LEASE
 #define ZC_CAP_LEASE 28 /* in the capability sets */
+#define ZC_REMOTE (ZC_ACCESS_REMOTE_READ | ZC_ACCESS_REMOTE_WRITE)
+
+/* the pinning agent of a request: an MR for remote access, else io_uring */
+static bool by_mr(const struct zc_reg_req *req)
+{
+	return req->access & ZC_REMOTE;
+}
 
 /* per context: ctx->be[PL].priv */
 struct pl_ctx {
@@ -68,10 +84,12 @@ static int pl_check_params(const struct zc_ctx_params *p, const struct zc_log *l
 
 static int pl_probe(struct zc_ctx *ctx, char *reason, size_t len)
 {
+	const struct zc_mr_dev_info *di = zc_mr_dev_info(ctx);
 	struct pl_ctx *pc;
 
-	if (!ctx->rings) {
-		snprintf(reason, len, "no pinning agent: %s", ctx->uring_reason);
+	if (!ctx->rings && !di) {
+		snprintf(reason, len, "no pinning agent: %s; %s", ctx->uring_reason,
+			 ctx->mr_reason);
 		return -ENOSYS;
 	}
 	/* unreadable counts as enabled: F_SETLEASE will say if it is not */
@@ -92,8 +110,17 @@ static int pl_probe(struct zc_ctx *ctx, char *reason, size_t len)
 		return -ENOMEM;
 	}
 	ctx->be[PL].priv = pc;
-	snprintf(reason, len, "file pages pinned as io_uring fixed buffers under "
-		 "a file lease (break signal %d)", pc->signo);
+	if (ctx->rings && di)
+		snprintf(reason, len, "file pages pinned as io_uring fixed buffers, "
+			 "or by normal MRs on %s for read-only remote access, under "
+			 "a file lease (break signal %d)", di->name, pc->signo);
+	else if (ctx->rings)
+		snprintf(reason, len, "file pages pinned as io_uring fixed buffers "
+			 "under a file lease (break signal %d)", pc->signo);
+	else
+		snprintf(reason, len, "file pages pinned by normal MRs on %s for "
+			 "read-only remote access under a file lease (break signal "
+			 "%d; no io_uring: %s)", di->name, pc->signo, ctx->uring_reason);
 	return 0;
 }
 
@@ -207,7 +234,32 @@ static void pl_on_break(struct zc_lease *l)
 	pthread_mutex_unlock(&f->revoke_lock);
 }
 
-/* With f->revoke_lock held: take (or share) the file's write lease. */
+/*
+ * Which lease: decided by the mode of f->fd, on which sys/lease.c takes
+ * it. f->fd is the library's F_DUPFD_CLOEXEC duplicate of the caller's
+ * fd, the same open file description, so its mode is the caller's. The
+ * kernel grants F_RDLCK only on an fd open O_RDONLY while nobody has the
+ * file open for writing, F_WRLCK only on the file's only open.
+ *
+ *  - fd O_RDONLY: a read lease. Other readers may open the file; an open
+ *    for writing or a truncate breaks it. Only the MR agent (read-only
+ *    pins) can be used on such an fd: io_uring pins need O_RDWR.
+ *  - fd open for writing: a write lease, which any other open breaks. A
+ *    read lease is out of reach on every fd: the caller's own writable
+ *    open counts as a writer (i_writecount). A library-owned O_RDONLY
+ *    open of the file would therefore not get one either, and that open
+ *    would itself break a write lease held on the file, so the library
+ *    never opens the file itself.
+ *
+ * Every registration of one zc_file thus wants the same lease type, and
+ * they share one lease.
+ */
+static int lease_type(const struct zc_file *f)
+{
+	return (f->info.flags & ZC_FILE_WRITABLE) ? F_WRLCK : F_RDLCK;
+}
+
+/* With f->revoke_lock held: take (or share) the file's lease. */
 static int lease_get(struct zc_file *f, char *reason, size_t len)
 {
 	struct pl_file *pf = f->priv[PL];
@@ -228,8 +280,8 @@ static int lease_get(struct zc_file *f, char *reason, size_t len)
 		pf->refs++;
 		return 0;
 	}
-	ret = zc_lease_take(pl_ctx_of(f->ctx)->mon, &pf->lease, F_WRLCK, reason,
-			    len);
+	ret = zc_lease_take(pl_ctx_of(f->ctx)->mon, &pf->lease, lease_type(f),
+			    reason, len);
 	if (!ret)
 		pf->refs = 1;
 	return ret;
@@ -255,7 +307,34 @@ static int pl_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 		snprintf(reason, len, "leases exist for regular files only");
 		return -EOPNOTSUPP;
 	}
+	if (by_mr(req))
+		return zc_mr_file_pinnable(ctx, req, reason, len);
+	if (!ctx->rings) {
+		snprintf(reason, len, "no io_uring to pin the file's pages for "
+			 "local I/O (%s); normal MRs pin them for remote read only",
+			 ctx->uring_reason);
+		return -ENOSYS;
+	}
 	return zc_fixed_file_pinnable(fi, reason, len);
+}
+
+/* The MR agent: a normal MR with remote read access over a read-only
+ * MAP_SHARED mapping of the file range; the kernel pins its pages. */
+static int pin_by_mr(struct zc_reg *r, char *reason, size_t len)
+{
+	char mr_reason[ZC_REASON_LEN];
+	int ret = zc_map_file(r, false, reason, len);
+
+	if (ret)
+		return ret;
+	ret = zc_mr_reg(r, false, mr_reason, sizeof(mr_reason));
+	if (ret) {
+		snprintf(reason, len, "normal MR (remote read) over the file's "
+			 "pages: %s%s", mr_reason, ret == -EFAULT ?
+			 " (the kernel refused to pin the file's pages)" : "");
+		zc_unmap(r);
+	}
+	return ret;
 }
 
 static int pl_reg(struct zc_reg *r, char *reason, size_t len)
@@ -268,7 +347,8 @@ static int pl_reg(struct zc_reg *r, char *reason, size_t len)
 	ret = lease_get(f, reason, len);
 	if (ret)
 		goto out;
-	ret = zc_fixed_pin_file(r, PL, reason, len);
+	ret = by_mr(&r->req) ? pin_by_mr(r, reason, len) :
+			       zc_fixed_pin_file(r, PL, reason, len);
 	if (ret) {
 		lease_put(f); /* before the next backend is tried */
 		goto out;
@@ -276,8 +356,18 @@ static int pl_reg(struct zc_reg *r, char *reason, size_t len)
 	pf = f->priv[PL];
 	r->priv = pf->regs;
 	pf->regs = r;
-	snprintf(reason + strlen(reason), len - strlen(reason),
-		 " under a write lease");
+	if (by_mr(&r->req)) {
+		struct zc_rdma_keys k;
+
+		zc_mr_keys(r, &k);
+		snprintf(reason, len, "normal MR (remote read) over the file's pages "
+			 "on %s, pinned under a %s lease (lkey 0x%x, rkey 0x%x)",
+			 zc_mr_dev_info(r->ctx)->name,
+			 lease_type(f) == F_RDLCK ? "read" : "write", k.lkey, k.rkey);
+	} else {
+		snprintf(reason + strlen(reason), len - strlen(reason),
+			 " under a write lease");
+	}
 out:
 	pthread_mutex_unlock(&f->revoke_lock);
 	return ret;
@@ -306,6 +396,7 @@ static bool unlink_leased(struct zc_reg *r)
  * a break handled on the monitor thread has finished with r or not begun. */
 static void pl_dereg(struct zc_reg *r)
 {
+	zc_mr_dereg(r);
 	zc_fixed_unpin(r);
 	zc_unmap(r);
 	if (unlink_leased(r))
@@ -313,9 +404,11 @@ static void pl_dereg(struct zc_reg *r)
 }
 
 /* First step of a lease break, before the lease is released: the pin
- * goes, the memory stays the file's mapping. */
+ * goes (the MR is deregistered: its keys die with it), the memory stays
+ * the file's mapping. */
 static void pl_unpin(struct zc_reg *r)
 {
+	zc_mr_dereg(r);
 	zc_rings_clear_buffer(r->ctx->rings, r->slot_first, r->slot_count, true);
 }
 
@@ -325,12 +418,14 @@ static void pl_unpin(struct zc_reg *r)
  * pointers. It is filled with pread, not copied from the mapping: the
  * holder's own ftruncate does not break the lease, so the mapping may
  * reach past the end of the file, where touching it raises SIGBUS. What
- * lies past the end reads as zeros. RDMA users get new keys
- * (ZC_EVENT_BACKEND_CHANGED).
+ * lies past the end reads as zeros. A remote registration gets what
+ * bounce gives one: a normal MR over the copy, with new keys
+ * (ZC_EVENT_BACKEND_CHANGED tells the application to fetch them).
  */
 static int pl_privatize(struct zc_reg *r, char *reason, size_t len)
 {
 	const uint64_t base_off = r->req.file_offset & ~(uint64_t)(zc_page_size() - 1);
+	char mr_reason[ZC_REASON_LEN];
 	void *copy;
 	int ret;
 
@@ -349,16 +444,39 @@ static int pl_privatize(struct zc_reg *r, char *reason, size_t len)
 	r->map.is_file_map = false;
 	r->map.is_alloc = true;
 	/* read-only stays read-only, whichever backend it is on */
-	return zc_map_seal(r, reason, len);
+	ret = zc_map_seal(r, reason, len);
+	if (ret || !by_mr(&r->req))
+		return ret;
+	ret = zc_mr_reg(r, false, mr_reason, sizeof(mr_reason));
+	if (ret)
+		snprintf(reason, len, "normal MR over the copy: %s", mr_reason);
+	return ret;
 }
 
-static const char *const pl_fault_steps[] = { "lease", "register", "io", NULL };
+/* A lease break replaces the MR under the file's revoke lock: reading the
+ * keys under it too gives the old MR's or the new one's, never those of
+ * an MR being deregistered. */
+static int pl_rdma_keys(const struct zc_reg *r, struct zc_rdma_keys *keys)
+{
+	struct zc_file *f = r->file;
+	int ret;
+
+	pthread_mutex_lock(&f->revoke_lock);
+	ret = zc_mr_keys(r, keys);
+	pthread_mutex_unlock(&f->revoke_lock);
+	return ret;
+}
+
+/* register: the io_uring pin; reg_mr: each ibv_reg_mr try of the MR agent */
+static const char *const pl_fault_steps[] = { "lease", "register", "reg_mr",
+					      "io", NULL };
 
 const struct zc_backend_ops zc_pin_lease_ops = {
 	.size = sizeof(struct zc_backend_ops),
 	.id = PL,
 	.name = "pin_lease",
-	.caps = ZC_CAP_ZEROCOPY | ZC_CAP_MAP_FILE | ZC_CAP_URING | ZC_CAP_REVOCABLE,
+	.caps = ZC_CAP_ZEROCOPY | ZC_CAP_MAP_FILE | ZC_CAP_URING | ZC_CAP_RDMA |
+		ZC_CAP_REVOCABLE,
 	.fault_steps = pl_fault_steps,
 	.check_params = pl_check_params,
 	.probe = pl_probe,
@@ -372,6 +490,7 @@ const struct zc_backend_ops zc_pin_lease_ops = {
 	.io = zc_fixed_io,
 	.prep = zc_fixed_prep,
 	.sync = zc_map_sync,
+	.rdma_keys = pl_rdma_keys,
 	.buf_index = zc_fixed_buf_index,
 	.unpin = pl_unpin,
 	.privatize = pl_privatize,
