@@ -16,7 +16,11 @@
  * MAP_SHARED mapping, which the test checks byte for byte against pread
  * and against the allocate file itself.
  *
- *   test_p2p_bar DUMP
+ *   test_p2p_bar DUMP    the seam suite above
+ *   test_p2p_bar real    the same I/O on this machine's real p2pmem (the
+ *                        test guest of tests/vm: a file on ext4 on one
+ *                        NVMe, its own CMB and the peer's behind the
+ *                        switch); 77 where there is none, or not as root
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +39,7 @@
 #define FSIZE (4 * ZT_MiB)
 #define POOL (8 * ZT_MiB)
 #define CHUNK ZT_MiB
-#define P2P_BIT ZC_BACKEND_BIT(ZC_BACKEND_P2P_BAR)
+#define ZC_P2P_BDF_LEN_T 16
 
 static const char *g_dir;
 static char g_root[512];
@@ -642,6 +646,120 @@ START_TEST(test_p2p_available_here)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* real p2pmem (the guest)                                              */
+
+/* the reachable publisher at distance 0 (own) or > 0 (peer), else skip */
+static void real_pick(struct fx *x, bool own, char *bdf)
+{
+	struct zc_p2p_provider pv[8];
+	int n = zc_p2p_providers(x->ctx, x->f, pv, 8);
+
+	ck_assert_int_ge(n, 0);
+	for (int i = 0; i < n && i < 8; i++) {
+		printf("p2p: %s size %llu available %llu published %u reachable %u "
+		       "distance %d: %s\n", pv[i].pci_bdf,
+		       (unsigned long long)pv[i].size,
+		       (unsigned long long)pv[i].available, pv[i].published,
+		       pv[i].reachable, pv[i].distance, pv[i].reason);
+		if (pv[i].reachable && (pv[i].distance == 0) == own) {
+			memcpy(bdf, pv[i].pci_bdf, ZC_P2P_BDF_LEN_T);
+			bdf[ZC_P2P_BDF_LEN_T - 1] = 0;
+			return;
+		}
+	}
+	ck_abort_msg("no reachable %s p2pmem among %d publishers",
+		     own ? "own" : "peer", n);
+}
+
+static void real_run(bool own)
+{
+	char bdf[ZC_P2P_BDF_LEN_T], ab[1024];
+	struct zc_attempt a;
+	struct zt_res before;
+	struct zc_reg *r;
+	uint8_t *mem;
+	struct fx x;
+
+	zt_res_snap(&before);
+	fx_open(&x, O_RDWR | O_DIRECT);
+	real_pick(&x, own, bdf);
+	ck_assert_int_eq(zc_p2p_alloc(x.f, bdf, CHUNK, (void **)&mem), 0);
+	ck_assert_int_eq(reg_p2p(&x, mem, ZC_ACCESS_READ | ZC_ACCESS_WRITE,
+				 ZC_REG_REQUIRE_ZEROCOPY, &r), 0);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_P2P_BAR);
+	ck_assert_int_eq(zt_find_attempt(r, ZC_BACKEND_P2P_BAR, &a), 1);
+	printf("p2p: %s CMB %s: %s\n", own ? "own" : "peer", bdf,
+	       zt_attempts_str(r, ab, sizeof(ab)));
+	check_io(&x, r, mem);
+	check_queue(&x, r, mem, ZC_BACKEND_P2P_BAR);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(zc_p2p_free(mem, CHUNK), 0);
+	fx_close(&x);
+	{
+		char why[256];
+
+		ck_assert_msg(!zt_res_check(&before, 0, why, sizeof(why)), "%s", why);
+	}
+}
+
+START_TEST(test_p2p_real_own_cmb)
+{
+	real_run(true);
+}
+END_TEST
+
+START_TEST(test_p2p_real_peer_cmb)
+{
+	real_run(false);
+}
+END_TEST
+
+/* a buffered file: the same memory through host staging */
+START_TEST(test_p2p_real_buffered_falls_back)
+{
+	char bdf[ZC_P2P_BDF_LEN_T];
+	struct zc_reg *r;
+	uint8_t *mem;
+	struct fx x;
+
+	fx_open(&x, O_RDWR);
+	real_pick(&x, false, bdf);
+	ck_assert_int_eq(zc_p2p_alloc(x.f, bdf, CHUNK, (void **)&mem), 0);
+	ck_assert_int_eq(reg_p2p(&x, mem, ZC_ACCESS_READ | ZC_ACCESS_WRITE, 0, &r), 0);
+	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+	check_io(&x, r, mem);
+	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	ck_assert_int_eq(zc_p2p_free(mem, CHUNK), 0);
+	fx_close(&x);
+}
+END_TEST
+
+/* p2pmem here at all, and may this process map it? (before the suite:
+ * no Check assertions) */
+static void real_require(void)
+{
+	struct zc_p2p_provider pv[8];
+	char path[PATH_MAX];
+	struct zc_ctx *ctx;
+	int n, fd;
+
+	if (zc_ctx_create(NULL, &ctx)) {
+		fprintf(stderr, "zc_ctx_create failed\n");
+		exit(1);
+	}
+	n = zc_p2p_providers(ctx, NULL, pv, 8);
+	zc_ctx_destroy(ctx);
+	if (n <= 0)
+		zt_skip("no p2pmem publisher in /sys/bus/pci/devices");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/p2pmem/allocate",
+		 pv[0].pci_bdf);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		zt_skip("%s: %s", path, strerror(errno));
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	Suite *s = suite_create("p2p_bar");
@@ -651,7 +769,7 @@ int main(int argc, char **argv)
 
 	zt_init();
 	if (argc != 2) {
-		fprintf(stderr, "usage: test_p2p_bar DUMP\n");
+		fprintf(stderr, "usage: test_p2p_bar DUMP|real\n");
 		return 2;
 	}
 	/* a file system on a block device, for the fake tree to put on NVMe */
@@ -660,6 +778,15 @@ int main(int argc, char **argv)
 		zt_skip("%s", no_ext4);
 	if (!zt_odirect_works(g_dir, why, sizeof(why)))
 		zt_skip("O_DIRECT in %s: %s", g_dir, why);
+	if (!strcmp(argv[1], "real")) {
+		real_require();
+		tc = zt_tcase("real");
+		tcase_add_test(tc, test_p2p_real_own_cmb);
+		tcase_add_test(tc, test_p2p_real_peer_cmb);
+		tcase_add_test(tc, test_p2p_real_buffered_falls_back);
+		suite_add_tcase(s, tc);
+		return zt_run_suite(s);
+	}
 	make_tree();
 	setenv("ZC_SYSFS_ROOT", g_root, 1);
 	setenv("ZC_PCI_DUMP", argv[1], 1);
