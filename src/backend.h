@@ -202,10 +202,11 @@ static inline ssize_t zc_sys_rw(const struct zc_file *f, enum zc_dir dir,
 ssize_t zc_plain_io(struct zc_reg *r, const struct zc_io *io);
 int zc_plain_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
 		  uint64_t cookie);
-/* I/O on an O_DIRECT file all through library memory (the caller's
- * memory only copied with the CPU), whatever the alignment */
+/* I/O on an O_DIRECT file all through library memory, whatever the
+ * alignment; the caller's memory is copied by the kernel, or with memcpy
+ * where cpu (PCIe peer memory, which the kernel's copy cannot reach) */
 ssize_t zc_staged_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
-		     uint64_t off);
+		     uint64_t off, bool cpu);
 /* full-range I/O on f with any alignment (edges staged for O_DIRECT) */
 ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 		   uint64_t off);

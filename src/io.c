@@ -73,10 +73,14 @@ static size_t stage_skew(const struct zc_file *f, enum zc_dir dir,
  * copy into a file mapping whose page lies past a concurrent truncation
  * fails the same way instead of raising SIGBUS. Where a seccomp filter
  * forbids those calls (ENOSYS, EPERM), memcpy, for the rest of the process.
+ * PCIe peer memory (ZC_MEM_P2P) always takes memcpy (cpu): the kernel's
+ * copy pins the pages without FOLL_PCI_P2PDMA, which p2p pages refuse
+ * (EFAULT, seen on 7.3.4), and device memory is never truncated.
  */
 static _Atomic bool copy_by_kernel = true;
 
-static int user_copy(void *dst, const void *src, size_t len, bool to_user)
+static int user_copy(void *dst, const void *src, size_t len, bool to_user,
+		     bool cpu)
 {
 	static _Atomic unsigned pid_gen = UINT_MAX;
 	static _Atomic pid_t pid;
@@ -85,7 +89,7 @@ static int user_copy(void *dst, const void *src, size_t len, bool to_user)
 	struct iovec theirs = { to_user ? dst : (void *)src, len };
 	ssize_t n;
 
-	if (!atomic_load_explicit(&copy_by_kernel, memory_order_relaxed))
+	if (cpu || !atomic_load_explicit(&copy_by_kernel, memory_order_relaxed))
 		goto plain;
 	/* getpid(2) is a system call; the pid changes only across fork */
 	if (atomic_load_explicit(&pid_gen, memory_order_acquire) != gen) {
@@ -143,7 +147,7 @@ static ssize_t write_tail_past_eof(struct zc_file *f, const void *staged,
 	if (p == MAP_FAILED)
 		return -errno;
 	/* the kernel copies: a truncation racing with us is EFAULT, not SIGBUS */
-	ret = user_copy((char *)p + (off - map_off), staged, len, true);
+	ret = user_copy((char *)p + (off - map_off), staged, len, true, false);
 	if (!ret && (f->open_flags & (O_SYNC | O_DSYNC)) &&
 	    msync(p, map_len, MS_SYNC) < 0)
 		ret = -errno;
@@ -194,7 +198,7 @@ static ssize_t read_window(const struct zc_file *f, void *win, size_t len,
  */
 static ssize_t write_window(struct zc_file *f, char *win, size_t head,
 			    const char *user, size_t u_len, uint64_t w_off,
-			    size_t w_len)
+			    size_t w_len, bool cpu)
 {
 	const uint64_t oa = f->info.dio_offset_align;
 	const uint64_t u_off = w_off + head;
@@ -215,7 +219,7 @@ static ssize_t write_window(struct zc_file *f, char *win, size_t head,
 		} else {
 			/* the caller's bytes first: bad memory fails the call
 			 * before the file grows */
-			err = user_copy(win + head, user, u_len, false);
+			err = user_copy(win + head, user, u_len, false, cpu);
 			return err ? err : write_tail_past_eof(f, win + head, u_len, u_off);
 		}
 	}
@@ -225,7 +229,7 @@ static ssize_t write_window(struct zc_file *f, char *win, size_t head,
 			return n;
 		memset(win + n, 0, w_len - (size_t)n);
 	}
-	err = user_copy(win + head, user, u_len, false);
+	err = user_copy(win + head, user, u_len, false, cpu);
 	if (err)
 		return err;
 	n = zc_sys_rw(f, ZC_DIR_WRITE, win, w_len, w_off);
@@ -242,7 +246,7 @@ static ssize_t write_window(struct zc_file *f, char *win, size_t head,
  * is written on its own through the page cache (write_tail_past_eof).
  */
 ssize_t zc_staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
-			 size_t len, uint64_t off)
+		     size_t len, uint64_t off, bool cpu)
 {
 	const uint64_t oa = f->info.dio_offset_align;
 	struct zc_stage st;
@@ -276,7 +280,8 @@ ssize_t zc_staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 			}
 			n = ZC_MAX(n - (ssize_t)head, 0);
 			n = ZC_MIN((size_t)n, u_len);
-			ret = user_copy((char *)buf + done, win + head, (size_t)n, true);
+			ret = user_copy((char *)buf + done, win + head, (size_t)n, true,
+					cpu);
 			if (ret)
 				break;
 			done += (size_t)n;
@@ -285,7 +290,8 @@ ssize_t zc_staged_rw(struct zc_file *f, enum zc_dir dir, void *buf,
 			continue;
 		}
 		pthread_mutex_lock(f->edge_lock);
-		n = write_window(f, win, head, (char *)buf + done, u_len, w_off, w_len);
+		n = write_window(f, win, head, (char *)buf + done, u_len, w_off, w_len,
+				 cpu);
 		pthread_mutex_unlock(f->edge_lock);
 		if (n <= 0) {
 			ret = (int)n;
@@ -302,7 +308,7 @@ ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 {
 	if (!zc_file_direct(f) || zc_direct_aligned(f, buf, off, len))
 		return zc_sys_rw(f, dir, buf, len, off);
-	return zc_staged_rw(f, dir, buf, len, off);
+	return zc_staged_rw(f, dir, buf, len, off, false);
 }
 
 ssize_t zc_plain_io(struct zc_reg *r, const struct zc_io *io)
@@ -350,13 +356,14 @@ static ssize_t direct_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 	size_t head = (size_t)ZC_MIN((oa - (file_off & (oa - 1))) & (oa - 1), len);
 	size_t middle = (size_t)((len - head) & ~(oa - 1));
 	size_t tail = len - head - middle;
+	const bool cpu = r->req.mem_type == ZC_MEM_P2P;
 	ssize_t n, done = 0;
 
-	if (!middle || !zc_aligned((uintptr_t)(buf + head), f->info.dio_mem_align))
-		return zc_staged_rw(f, dir, buf, len, file_off);
+	if (!middle || !zc_aligned((uintptr_t)(buf + head), zc_reg_mem_align(r)))
+		return zc_staged_rw(f, dir, buf, len, file_off, cpu);
 	/* any failure is the call's result: a short count means EOF only */
 	if (head) {
-		n = zc_staged_rw(f, dir, buf, head, file_off);
+		n = zc_staged_rw(f, dir, buf, head, file_off, cpu);
 		if (n < 0 || (size_t)n < head)
 			return n;
 		done = n;
@@ -366,7 +373,8 @@ static ssize_t direct_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 		return n < 0 ? n : done + n;
 	done += n;
 	if (tail) {
-		n = zc_staged_rw(f, dir, buf + head + middle, tail, file_off + head + middle);
+		n = zc_staged_rw(f, dir, buf + head + middle, tail,
+				 file_off + head + middle, cpu);
 		if (n < 0)
 			return n;
 		done += n;

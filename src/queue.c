@@ -191,8 +191,8 @@ static int prep(struct zc_queue *q, const char *fn, enum zc_dir dir,
 	};
 	ret = -EAGAIN;
 	if (q->ring && len && len <= UINT32_MAX &&
-	    (!zc_file_direct(r->file) || zc_direct_aligned(r->file, op->io.buf,
-							  file_off, len)))
+	    (!zc_file_direct(r->file) || zc_reg_direct_aligned(r, op->io.buf,
+							      file_off, len)))
 		ret = ring_prep(q, op);
 	if (!ret)
 		return 0;

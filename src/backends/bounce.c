@@ -142,7 +142,7 @@ static ssize_t bounce_io(struct zc_reg *r, const struct zc_io *io)
 	ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
 	if (ret)
 		return ret;
-	return zc_staged_rw(r->file, io->dir, io->buf, io->len, io->file_off);
+	return zc_staged_rw(r->file, io->dir, io->buf, io->len, io->file_off, true);
 }
 
 static int bounce_prep(struct zc_queue *q, struct zc_reg *r,
