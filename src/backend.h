@@ -207,6 +207,16 @@ int zc_plain_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
  * where cpu (PCIe peer memory, which the kernel's copy cannot reach) */
 ssize_t zc_staged_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 		     uint64_t off, bool cpu);
+/* I/O on memory the file's device does not DMAs into (r->cpu_only):
+ * copied by the CPU, through staging on O_DIRECT, a dma-buf's CPU access
+ * bracketed with DMA_BUF_IOCTL_SYNC; passes the "io" fault step. Its
+ * prep runs such ops inline (plain ring ops otherwise). */
+ssize_t zc_devmem_io(struct zc_reg *r, const struct zc_io *io);
+int zc_devmem_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
+		   uint64_t cookie);
+/* the CPU's mapping of bytes [0, +length) of the request's dma-buf as
+ * r->addr, r->cpu_only set */
+int zc_map_dmabuf(struct zc_reg *r, char *reason, size_t len);
 /* full-range I/O on f with any alignment (edges staged for O_DIRECT) */
 ssize_t zc_file_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 		   uint64_t off);

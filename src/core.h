@@ -256,6 +256,10 @@ struct zc_reg {
 	 * nothing may be read into it either */
 	unsigned io_access;
 	bool fallback; /* a better backend was tried and failed */
+	/* the file's device never DMAs into this memory (device memory it
+	 * does not reach, a dma-buf): the CPU copies every byte, O_DIRECT
+	 * through staging (zc_devmem_io) */
+	bool cpu_only;
 	_Atomic bool fallback_reported;
 	struct zc_mapping map;
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sys/dmabuf.h"
 #include "sys/mem.h"
 
 /* The rest of zc_sys_rw after a first call that moved n of len bytes
@@ -332,6 +333,62 @@ int zc_plain_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
 	return zc_ring_prep_io(zc_queue_ring(q), r->file, io, -1, cookie);
 }
 
+ssize_t zc_devmem_io(struct zc_reg *r, const struct zc_io *io)
+{
+	const bool dmabuf = r->req.mem_type == ZC_MEM_DMABUF;
+	const bool to_mem = io->dir == ZC_DIR_READ;
+	struct zc_file *f = r->file;
+	ssize_t n;
+	int ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
+
+	if (ret)
+		return ret;
+	/* the CPU writes the buffer for a read, reads it for a write */
+	if (dmabuf && (ret = zc_dmabuf_cpu_access(r->req.dmabuf_fd, false,
+						   !to_mem, to_mem)))
+		return ret;
+	if (zc_file_direct(f))
+		n = zc_staged_rw(f, io->dir, io->buf, io->len, io->file_off, true);
+	else
+		n = zc_sys_rw(f, io->dir, io->buf, io->len, io->file_off);
+	if (dmabuf && (ret = zc_dmabuf_cpu_access(r->req.dmabuf_fd, true,
+						   !to_mem, to_mem)) && n >= 0)
+		n = ret;
+	return n;
+}
+
+int zc_devmem_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
+		   uint64_t cookie)
+{
+	if (r->cpu_only)
+		return -EAGAIN; /* inline, through the backend's io */
+	return zc_plain_prep(q, r, io, cookie);
+}
+
+int zc_map_dmabuf(struct zc_reg *r, char *reason, size_t len)
+{
+	const size_t page = zc_page_size();
+	const size_t size = (r->req.length + page - 1) & ~(page - 1);
+	void *p;
+	int ret = zc_fault_hit(r->ctx->faults, ZC_BACKEND_NONE, "mmap");
+
+	if (!ret) {
+		p = zc_dmabuf_map(r->req.dmabuf_fd, size, r->io_access & ZC_ACCESS_READ,
+				  &ret);
+		if (p) {
+			r->map = (struct zc_mapping){ .base = p, .size = size,
+						      .is_file_map = true };
+			r->addr = p;
+			r->length = r->req.length;
+			r->cpu_only = true;
+			return 0;
+		}
+	}
+	snprintf(reason, len, "the CPU cannot map the dma-buf (mmap: %s): "
+		 "nothing to copy file data through", strerror(-ret));
+	return ret;
+}
+
 static ssize_t backend_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 			  uint64_t file_off, size_t len)
 {
@@ -356,7 +413,7 @@ static ssize_t direct_io(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 	size_t head = (size_t)ZC_MIN((oa - (file_off & (oa - 1))) & (oa - 1), len);
 	size_t middle = (size_t)((len - head) & ~(oa - 1));
 	size_t tail = len - head - middle;
-	const bool cpu = r->req.mem_type == ZC_MEM_P2P;
+	const bool cpu = r->req.mem_type != ZC_MEM_HOST;
 	ssize_t n, done = 0;
 
 	if (!middle || !zc_aligned((uintptr_t)(buf + head), zc_reg_mem_align(r)))
@@ -411,7 +468,7 @@ ssize_t zc_reg_rw(struct zc_reg *r, enum zc_dir dir, size_t reg_off,
 {
 	ssize_t n;
 
-	if (zc_file_direct(r->file))
+	if (zc_file_direct(r->file) && !r->cpu_only)
 		n = direct_io(r, dir, reg_off, file_off, len);
 	else
 		n = backend_io(r, dir, reg_off, file_off, len);

@@ -16,8 +16,8 @@ int zc_mr_possible(const struct zc_ctx *ctx, const struct zc_reg_req *req,
 		snprintf(reason, len, "%s", ctx->mr_reason);
 		return -EOPNOTSUPP;
 	}
-	if (!(req->flags & ZC_REG_MAP_FILE) && (req->access & ZC_ACCESS_REMOTE_WRITE) &&
-	    !(req->mem & ZC_MEM_WRITABLE)) {
+	if (req->mem_type == ZC_MEM_HOST && !(req->flags & ZC_REG_MAP_FILE) &&
+	    (req->access & ZC_ACCESS_REMOTE_WRITE) && !(req->mem & ZC_MEM_WRITABLE)) {
 		snprintf(reason, len, "memory is read-only but "
 			 "ZC_ACCESS_REMOTE_WRITE lets a peer store into it");
 		return -EFAULT;
@@ -227,10 +227,15 @@ static unsigned mr_access(const struct zc_reg *r, bool on_demand)
 	return access;
 }
 
-int zc_mr_reg(struct zc_reg *r, bool on_demand, char *reason, size_t len)
+/* r->mr over r's memory (ODP when on_demand), or over bytes [0, +length)
+ * of its dma-buf at I/O virtual address 0 (dmabuf) */
+static int mr_reg(struct zc_reg *r, bool on_demand, bool dmabuf, char *reason,
+		  size_t len)
 {
 	struct zc_mr_dev *md = r->ctx->mr_dev;
 	const unsigned access = mr_access(r, on_demand);
+	const char *call = dmabuf ? "ibv_reg_dmabuf_mr" : on_demand ?
+			   "ibv_reg_mr IBV_ACCESS_ON_DEMAND" : "ibv_reg_mr";
 	struct ibv_mr *mr = NULL;
 	bool injected = false;
 	int err = 0, tries;
@@ -240,16 +245,19 @@ int zc_mr_reg(struct zc_reg *r, bool on_demand, char *reason, size_t len)
 		injected = err != 0;
 		if (!err) {
 			errno = 0;
-			mr = md->v.reg_mr_iova2(md->pd, r->addr, r->length,
-					       (uintptr_t)r->addr, access);
+			if (dmabuf)
+				mr = md->v.reg_dmabuf_mr(md->pd, 0, r->req.length, 0,
+							 r->req.dmabuf_fd, (int)access);
+			else
+				mr = md->v.reg_mr_iova2(md->pd, r->addr, r->length,
+						       (uintptr_t)r->addr, access);
 			err = mr ? 0 : errno ? errno : EIO;
 		}
 		if (err != EAGAIN)
 			break;
 	}
 	if (!mr) {
-		snprintf(reason, len, "ibv_reg_mr%s on %s: %s%s%s",
-			 on_demand ? " IBV_ACCESS_ON_DEMAND" : "", md->info.name,
+		snprintf(reason, len, "%s on %s: %s%s%s", call, md->info.name,
 			 strerror(err), err == EAGAIN ?
 			 " after " ZC_STR(ZC_MR_REG_TRIES) " tries" : "",
 			 injected ? " (injected by ZC_FAULT)" : "");
@@ -257,9 +265,19 @@ int zc_mr_reg(struct zc_reg *r, bool on_demand, char *reason, size_t len)
 	}
 	r->mr = mr;
 	snprintf(reason, len, "%sMR on %s (lkey 0x%x, rkey 0x%x%s)",
-		 on_demand ? "ODP " : "", md->info.name, mr->lkey, mr->rkey,
-		 tries > 1 ? ", after EAGAIN" : "");
+		 dmabuf ? "dma-buf " : on_demand ? "ODP " : "", md->info.name,
+		 mr->lkey, mr->rkey, tries > 1 ? ", after EAGAIN" : "");
 	return 0;
+}
+
+int zc_mr_reg(struct zc_reg *r, bool on_demand, char *reason, size_t len)
+{
+	return mr_reg(r, on_demand, false, reason, len);
+}
+
+int zc_mr_reg_dmabuf(struct zc_reg *r, char *reason, size_t len)
+{
+	return mr_reg(r, false, true, reason, len);
 }
 
 /* one scatter/gather entry holds at most 2^32 - 1 bytes */
@@ -336,6 +354,11 @@ int zc_mr_reg(struct zc_reg *r, bool on_demand, char *reason, size_t len)
 	(void)on_demand;
 	snprintf(reason, len, "%s", r->ctx->mr_reason);
 	return -EOPNOTSUPP;
+}
+
+int zc_mr_reg_dmabuf(struct zc_reg *r, char *reason, size_t len)
+{
+	return zc_mr_reg(r, false, reason, len);
 }
 
 int zc_mr_prefetch(struct zc_reg *r, size_t off, size_t len, bool write)

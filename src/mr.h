@@ -38,6 +38,9 @@ const struct zc_mr_dev_info *zc_mr_dev_info(const struct zc_ctx *ctx);
  * on_demand), in r->mr; EAGAIN retried a few times. The backend's
  * "reg_mr" fault step fails each try. 0, or -errno with a reason. */
 int zc_mr_reg(struct zc_reg *r, bool on_demand, char *reason, size_t len);
+/* An MR over bytes [0, +r->req.length) of the dma-buf r->req.dmabuf_fd
+ * (ibv_reg_dmabuf_mr, I/O virtual address 0), in r->mr; likewise */
+int zc_mr_reg_dmabuf(struct zc_reg *r, char *reason, size_t len);
 /* ibv_advise_mr PREFETCH (_WRITE when write) of [off, +len) of r's MR,
  * waiting for it (IBV_ADVISE_MR_FLAG_FLUSH): 0 or -errno, -EOPNOTSUPP
  * where the device cannot */

@@ -7,6 +7,7 @@
 
 #include "internal.h"
 #include "p2p.h"
+#include "sys/dmabuf.h"
 #include "sys/mem.h"
 #include "sys/uring.h"
 
@@ -122,6 +123,27 @@ static int check_memory(struct zc_file *f, struct zc_reg_req *req,
 	if (mask & ZC_REG_FIELD_FILE_OFFSET)
 		return reject(f->ctx, -EINVAL, "file_offset is only meaningful "
 			      "with ZC_REG_MAP_FILE");
+	if (req->mem_type == ZC_MEM_DMABUF) {
+		char why[ZC_REASON_LEN];
+		uint64_t size;
+
+		if (!(mask & ZC_REG_FIELD_DMABUF_FD))
+			return reject(f->ctx, -EINVAL, "ZC_MEM_DMABUF needs "
+				      "dmabuf_fd (ZC_REG_FIELD_DMABUF_FD)");
+		if (has_addr)
+			return reject(f->ctx, -EINVAL, "addr given with "
+				      "ZC_MEM_DMABUF: the registration is bytes "
+				      "[0, length) of the dma-buf, mapped by the "
+				      "library where it needs to");
+		ret = zc_dmabuf_inspect(req->dmabuf_fd, &size, why, sizeof(why));
+		if (ret)
+			return reject(f->ctx, ret, "%s", why);
+		if (req->length > size)
+			return reject(f->ctx, -EINVAL, "length %zu is more than the "
+				      "dma-buf's %llu bytes", req->length,
+				      (unsigned long long)size);
+		return 0;
+	}
 	if (!req->addr)
 		return reject(f->ctx, -EINVAL, "addr is missing or NULL");
 	if ((uintptr_t)req->addr + req->length < (uintptr_t)req->addr)

@@ -124,6 +124,8 @@ static int try_backend(struct zc_reg *r, enum zc_backend b)
 	else
 		ret = ops->reg(r, reason, sizeof(reason));
 	record(r, b, ret, reason);
+	if (ret)
+		r->cpu_only = false; /* what the failed backend decided */
 	if (ret) {
 		zc_count(&r->ctx->stats.backend[b].reg_failures, 1);
 		r->backend = ZC_BACKEND_NONE;

@@ -639,7 +639,7 @@ START_TEST(test_misuse_reg_create_bad_params)
 			{ "backends 0", -EOPNOTSUPP,
 			  { .field_mask = AL | ZC_REG_FIELD_BACKENDS, .addr = x.mem, .length = 4096,
 			    .backends = 0 } },
-			{ "ZC_MEM_DMABUF", -EOPNOTSUPP,
+			{ "ZC_MEM_DMABUF without dmabuf_fd", -EINVAL,
 			  { .field_mask = AL | ZC_REG_FIELD_MEM_TYPE, .addr = x.mem, .length = 4096,
 			    .mem_type = ZC_MEM_DMABUF } },
 			{ "ZC_MEM_P2P over host memory", -EINVAL,

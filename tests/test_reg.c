@@ -301,7 +301,7 @@ START_TEST(test_reg_unknown_flags_field_bits_backend_bits_are_einval)
 }
 END_TEST
 
-START_TEST(test_reg_non_host_mem_type_is_eopnotsupp)
+START_TEST(test_reg_device_memory_checked)
 {
 	struct fx x;
 	void *mem = zt_map_anon(65536);
@@ -318,7 +318,15 @@ START_TEST(test_reg_non_host_mem_type_is_eopnotsupp)
 	p.mem_type = ZC_MEM_DMABUF;
 	p.field_mask |= ZC_REG_FIELD_DMABUF_FD;
 	p.dmabuf_fd = mfd;
-	expect_reg_fails(x.f, &p, -EOPNOTSUPP, "mem_type DMABUF");
+	/* the registration is the dma-buf's bytes: no addr */
+	expect_reg_fails(x.f, &p, -EINVAL, "mem_type DMABUF with an addr");
+	p.field_mask &= ~ZC_REG_FIELD_ADDR;
+	/* a memfd is no dma-buf; fd -1 none at all */
+	expect_reg_fails(x.f, &p, -EINVAL, "mem_type DMABUF over a memfd");
+	p.dmabuf_fd = -1;
+	expect_reg_fails(x.f, &p, -EBADF, "mem_type DMABUF with fd -1");
+	p.field_mask &= ~ZC_REG_FIELD_DMABUF_FD;
+	expect_reg_fails(x.f, &p, -EINVAL, "mem_type DMABUF without dmabuf_fd");
 	fx_close(&x);
 	close(mfd);
 	munmap(mem, 65536);
@@ -1158,7 +1166,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_reg_map_file_range_beyond_eof_is_einval);
 		tcase_add_test(tc, test_reg_access_zero_or_unknown_bits_is_einval);
 		tcase_add_test(tc, test_reg_unknown_flags_field_bits_backend_bits_are_einval);
-		tcase_add_test(tc, test_reg_non_host_mem_type_is_eopnotsupp);
+		tcase_add_test(tc, test_reg_device_memory_checked);
 		tcase_add_test(tc, test_reg_addr_length_overflow_is_einval);
 		tcase_add_test(tc, test_reg_unmapped_memory_is_efault);
 		tcase_add_test(tc, test_reg_access_needs_matching_fd_mode_ebadf);

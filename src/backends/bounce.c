@@ -11,11 +11,12 @@
  * the fallback when odp_mr does not apply, so that remote access is never
  * lost. A peer's writes into a copy reach the file with zc_sync.
  *
- * PCIe peer memory (ZC_MEM_P2P) that p2p_bar could not take: on an
+ * Device memory: PCIe peer memory (ZC_MEM_P2P) that p2p_bar could not
+ * take, and a dma-buf (ZC_MEM_DMABUF) through its CPU mapping. On an
  * O_DIRECT file every byte goes through the core's staging memory and is
  * copied in and out of the device memory with the CPU, because the
- * kernel would refuse the device's DMA into it; on a buffered file the
- * kernel's own copy does the same.
+ * kernel would refuse the device's DMA into it (zc_devmem_io); on a
+ * buffered file the kernel's own copy does the same.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,14 +41,13 @@ static int bounce_probe(struct zc_ctx *ctx, char *reason, size_t len)
 static int bounce_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 			char *reason, size_t len)
 {
-	if (req->mem_type == ZC_MEM_DMABUF) {
-		snprintf(reason, len, "bounce cannot move a dma-buf");
-		return -EOPNOTSUPP;
-	}
-	if (req->mem_type == ZC_MEM_P2P) {
+	if (req->mem_type != ZC_MEM_HOST) {
 		if (req->access & ZC_REMOTE) {
-			snprintf(reason, len, "no memory region over p2pmem: the "
-				 "kernel refuses to pin p2p pages long-term");
+			snprintf(reason, len, "no memory region over device memory "
+				 "through its CPU mapping: %s",
+				 req->mem_type == ZC_MEM_P2P ?
+				 "the kernel refuses to pin p2p pages long-term" :
+				 "a dma-buf's MR is ibv_reg_dmabuf_mr's (p2p_bar)");
 			return -EOPNOTSUPP;
 		}
 		return 0;
@@ -78,9 +78,16 @@ static int bounce_memory(struct zc_reg *r, char *reason, size_t len)
 {
 	int ret;
 
-	if (r->req.mem_type == ZC_MEM_P2P) {
-		snprintf(reason, len, "p2pmem of %s through host memory: %s",
-			 r->req.p2p_bdf, zc_file_direct(r->file) ?
+	if (r->req.mem_type == ZC_MEM_DMABUF) {
+		ret = zc_map_dmabuf(r, reason, len);
+		if (ret)
+			return ret;
+	}
+	if (r->req.mem_type != ZC_MEM_HOST) {
+		r->cpu_only = true;
+		snprintf(reason, len, "%s%s through host memory: %s",
+			 r->req.mem_type == ZC_MEM_P2P ? "p2pmem of " : "the dma-buf's "
+			 "CPU mapping", r->req.p2p_bdf, zc_file_direct(r->file) ?
 			 "O_DIRECT into staging, copied with the CPU" :
 			 "the kernel's copy of buffered I/O");
 		return 0;
@@ -127,30 +134,9 @@ static void bounce_dereg(struct zc_reg *r)
 	zc_unmap(r);
 }
 
-/* device memory the file's device may not reach: never its DMA target */
-static bool staged_only(const struct zc_reg *r)
-{
-	return r->req.mem_type == ZC_MEM_P2P && zc_file_direct(r->file);
-}
-
 static ssize_t bounce_io(struct zc_reg *r, const struct zc_io *io)
 {
-	int ret;
-
-	if (!staged_only(r))
-		return zc_plain_io(r, io);
-	ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
-	if (ret)
-		return ret;
-	return zc_staged_rw(r->file, io->dir, io->buf, io->len, io->file_off, true);
-}
-
-static int bounce_prep(struct zc_queue *q, struct zc_reg *r,
-		       const struct zc_io *io, uint64_t cookie)
-{
-	if (staged_only(r))
-		return -EAGAIN; /* inline, through bounce_io */
-	return zc_plain_prep(q, r, io, cookie);
+	return r->cpu_only ? zc_devmem_io(r, io) : zc_plain_io(r, io);
 }
 
 static int bounce_sync(struct zc_reg *r, size_t reg_off, size_t len)
@@ -181,7 +167,7 @@ const struct zc_backend_ops zc_bounce_ops = {
 	.reg = bounce_reg,
 	.dereg = bounce_dereg,
 	.io = bounce_io,
-	.prep = bounce_prep,
+	.prep = zc_devmem_prep,
 	.sync = bounce_sync,
 	.rdma_keys = zc_mr_keys,
 };

@@ -18,12 +18,21 @@
  * Where it does not apply, bounce takes the registration and stages the
  * data through host memory, copying it in and out of the device memory
  * with the CPU.
+ *
+ * A dma-buf (ZC_MEM_DMABUF: a GPU's memory, a udmabuf) gets an RDMA
+ * memory region with ibv_reg_dmabuf_mr where the context has a device
+ * (mr.c), for registrations a peer accesses (ZC_ACCESS_REMOTE_*): the
+ * NIC then reads and writes the device memory itself. File I/O straight
+ * into a dma-buf has no kernel interface (Linux 7.3), so zc_read and
+ * zc_write on it go through the CPU's mapping of the buffer, staged; a
+ * dma-buf without remote access is bounce's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../backend.h"
+#include "../mr.h"
 #include "../p2p.h"
 #include "../sys/sysfs.h"
 
@@ -37,9 +46,10 @@ struct p2p_ctx {
 
 static int p2p_probe(struct zc_ctx *ctx, char *reason, size_t len)
 {
+	const struct zc_mr_dev_info *di = zc_mr_dev_info(ctx);
 	struct zc_p2p_pub pubs[8];
 	struct p2p_ctx *pc;
-	int n, ret = zc_fault_hit(ctx->faults, P2P, "probe");
+	int n, used, ret = zc_fault_hit(ctx->faults, P2P, "probe");
 
 	if (ret) {
 		snprintf(reason, len, "probe: %s (injected by ZC_FAULT)",
@@ -49,8 +59,9 @@ static int p2p_probe(struct zc_ctx *ctx, char *reason, size_t len)
 	n = zc_p2p_publishers(pubs, ZC_ARRAY_SIZE(pubs), reason, len);
 	if (n < 0)
 		return n;
-	if (n == 0) {
-		snprintf(reason, len, "no p2pmem publisher in %s/bus/pci/devices",
+	if (n == 0 && !di) {
+		snprintf(reason, len, "no p2pmem publisher in %s/bus/pci/devices, "
+			 "and no RDMA device for dma-buf memory regions",
 			 zc_sysfs_root());
 		return -ENODEV;
 	}
@@ -59,16 +70,21 @@ static int p2p_probe(struct zc_ctx *ctx, char *reason, size_t len)
 		snprintf(reason, len, "out of memory");
 		return -ENOMEM;
 	}
-	ret = zc_p2p_pci_open(&pc->pci, reason, len);
-	if (ret) {
+	if (n > 0 && (ret = zc_p2p_pci_open(&pc->pci, reason, len))) {
 		free(pc);
 		return ret;
 	}
 	ctx->be[P2P].priv = pc;
-	snprintf(reason, len, "%d p2pmem publisher%s (first %s, %llu bytes "
-		 "available): O_DIRECT I/O into device memory", n,
-		 n == 1 ? "" : "s", pubs[0].bdf,
-		 (unsigned long long)pubs[0].available);
+	if (n > 0)
+		used = snprintf(reason, len, "%d p2pmem publisher%s (first %s, "
+				"%llu bytes available): O_DIRECT I/O into device "
+				"memory", n, n == 1 ? "" : "s", pubs[0].bdf,
+				(unsigned long long)pubs[0].available);
+	else
+		used = snprintf(reason, len, "no p2pmem publisher");
+	if (di && used > 0 && (size_t)used < len)
+		snprintf(reason + used, len - (size_t)used, "; dma-buf memory "
+			 "regions on %s", di->name);
 	return 0;
 }
 
@@ -88,6 +104,15 @@ static int p2p_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 	const struct zc_file_info *fi = &req->file->info;
 	int dist, used;
 
+	if (req->mem_type == ZC_MEM_DMABUF) {
+		if (!(req->access & ZC_REMOTE)) {
+			snprintf(reason, len, "no kernel interface moves file data "
+				 "straight into a dma-buf (Linux 7.3): only remote "
+				 "access is p2p_bar's");
+			return -EOPNOTSUPP;
+		}
+		return zc_mr_possible(ctx, req, reason, len);
+	}
 	if (req->access & ZC_REMOTE) {
 		snprintf(reason, len, "RDMA access to p2pmem: memory regions pin "
 			 "long-term, which p2p pages refuse; export the device "
@@ -98,6 +123,12 @@ static int p2p_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 		snprintf(reason, len, "the file is not open with O_DIRECT: the "
 			 "kernel moves p2pmem pages with direct I/O only");
 		return -EOPNOTSUPP;
+	}
+	if (!pc->pci) {
+		snprintf(reason, len, "no p2pmem publisher was found when the "
+			 "context was made: no PCI topology to judge %s by",
+			 req->p2p_bdf);
+		return -ENODEV;
 	}
 	if (!fi->pci_bdf[0]) {
 		snprintf(reason, len, "the file's device%s%s is not a PCI "
@@ -115,12 +146,38 @@ static int p2p_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 	return 0;
 }
 
+/* an MR over the dma-buf, and the CPU's mapping for zc_read/zc_write */
+static int dmabuf_reg(struct zc_reg *r, char *reason, size_t len)
+{
+	char mr_reason[ZC_REASON_LEN];
+	int ret;
+
+	r->addr = NULL; /* no CPU address unless mapped below */
+	if (r->io_access) {
+		ret = zc_map_dmabuf(r, reason, len);
+		if (ret)
+			return ret;
+	}
+	ret = zc_mr_reg_dmabuf(r, mr_reason, sizeof(mr_reason));
+	if (ret) {
+		snprintf(reason, len, "%s", mr_reason);
+		zc_unmap(r);
+		return ret;
+	}
+	snprintf(reason, len, "%s: the NIC moves the device memory itself%s",
+		 mr_reason, r->io_access ? "; zc_read/zc_write copy through the "
+		 "CPU's mapping" : "");
+	return 0;
+}
+
 static int p2p_reg(struct zc_reg *r, char *reason, size_t len)
 {
 	const struct p2p_ctx *pc = r->ctx->be[P2P].priv;
 	const struct zc_file_info *fi = &r->file->info;
 	int dist;
 
+	if (r->req.mem_type == ZC_MEM_DMABUF)
+		return dmabuf_reg(r, reason, len);
 	zc_p2p_reachable(pc->pci, r->req.p2p_bdf, fi->pci_bdf, &dist, reason, len);
 	snprintf(reason + strlen(reason), len - strlen(reason),
 		 "; O_DIRECT between %s and the p2pmem of %s, no copy, no pin",
@@ -128,12 +185,19 @@ static int p2p_reg(struct zc_reg *r, char *reason, size_t len)
 	return 0;
 }
 
+/* the MR before the mapping; p2pmem is the caller's, as it was */
 static void p2p_dereg(struct zc_reg *r)
 {
-	(void)r; /* the caller's device memory, as it was */
+	zc_mr_dereg(r);
+	zc_unmap(r);
 }
 
-static const char *const p2p_fault_steps[] = { "probe", "io", NULL };
+static ssize_t p2p_io(struct zc_reg *r, const struct zc_io *io)
+{
+	return r->cpu_only ? zc_devmem_io(r, io) : zc_plain_io(r, io);
+}
+
+static const char *const p2p_fault_steps[] = { "probe", "reg_mr", "io", NULL };
 
 const struct zc_backend_ops zc_p2p_bar_ops = {
 	.size = sizeof(struct zc_backend_ops),
@@ -141,12 +205,14 @@ const struct zc_backend_ops zc_p2p_bar_ops = {
 	.name = "p2p_bar",
 	.caps = ZC_CAP_ZEROCOPY,
 	.fault_steps = p2p_fault_steps,
-	.serves_mem = 1u << ZC_MEM_P2P, /* it moves device memory only */
+	/* device memory only */
+	.serves_mem = 1u << ZC_MEM_P2P | 1u << ZC_MEM_DMABUF,
 	.probe = p2p_probe,
 	.cleanup = p2p_cleanup,
 	.score = p2p_score,
 	.reg = p2p_reg,
 	.dereg = p2p_dereg,
-	.io = zc_plain_io,
-	.prep = zc_plain_prep,
+	.io = p2p_io,
+	.prep = zc_devmem_prep,
+	.rdma_keys = zc_mr_keys,
 };
