@@ -785,9 +785,10 @@ static void add_reg(struct fact *parent, const char *key, const char *label,
 			 zc_strerror(rr->attempts_err));
 }
 
-/* every publisher of p2pmem: one object each, nearest first */
+/* every publisher of p2pmem: one object each, nearest first; reachable
+ * is null (unknown) in the machine's list, which has no file */
 static void add_p2p(struct fact *parent, const char *key, const char *label,
-		    const struct p2p_report *pr)
+		    const struct p2p_report *pr, bool of_file)
 {
 	struct fact *arr;
 	char buf[32];
@@ -811,7 +812,11 @@ static void add_p2p(struct fact *parent, const char *key, const char *label,
 		fact_text(fact_uint(o, "available", NULL, p->available), "%s",
 			  human_bytes(p->available, buf, sizeof buf));
 		fact_bool(o, "published", NULL, p->published);
-		fact_bool(o, "reachable", NULL, p->reachable);
+		if (of_file)
+			fact_bool(o, "reachable", NULL, p->reachable);
+		else
+			fact_text(fact_null(o, "reachable", NULL),
+				  "unknown (no file)");
 		if (p->distance >= 0)
 			fact_note(fact_int(o, "distance", NULL, p->distance),
 				  "%s", p->distance == 0 ? "(the file's own device)" :
@@ -883,7 +888,7 @@ static void add_file(struct fact *arr, const struct file_report *fr)
 	add_reg(o, "map_file_registration",
 		"ZC_REG_MAP_FILE registration at offset 0",
 		&fr->reg[REG_MAP_FILE]);
-	add_p2p(o, "p2p_providers", "p2p providers", &fr->p2p);
+	add_p2p(o, "p2p_providers", "p2p providers", &fr->p2p, true);
 }
 
 static struct fact *build_report(const struct kernel_facts *k,
@@ -908,7 +913,7 @@ static struct fact *build_report(const struct kernel_facts *k,
 	add_rdma(root, rdma);
 	/* the machine's publishers, reach unknown without a file */
 	add_p2p(fact_obj(root, "p2p", "PCIe peer memory"), "providers",
-		"p2p providers", p2p);
+		"p2p providers", p2p, false);
 	arr = fact_arr(root, "files", NULL);
 	for (i = 0; i < nr_files; i++)
 		add_file(arr, &files[i]);
