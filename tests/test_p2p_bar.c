@@ -21,6 +21,10 @@
  *                        test guest of tests/vm: a file on ext4 on one
  *                        NVMe, its own CMB and the peer's behind the
  *                        switch); 77 where there is none, or not as root
+ *   test_p2p_bar tree DIR
+ *                        only build the fake tree for DIR's disk (inside
+ *                        DIR) and print its root, for the tools' tests
+ *                        (tests/p2p_tools_test.sh) to set ZC_SYSFS_ROOT to
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -780,9 +784,15 @@ int main(int argc, char **argv)
 	char why[256];
 	TCase *tc;
 
+	if (argc == 3 && !strcmp(argv[1], "tree")) {
+		g_dir = argv[2];
+		make_tree();
+		printf("%s\n", g_root);
+		return 0;
+	}
 	zt_init();
 	if (argc != 2) {
-		fprintf(stderr, "usage: test_p2p_bar DUMP|real\n");
+		fprintf(stderr, "usage: test_p2p_bar DUMP|real|tree DIR\n");
 		return 2;
 	}
 	/* a file system on a block device, for the fake tree to put on NVMe */

@@ -49,6 +49,8 @@ struct opts {
 	bool no_create;
 	bool no_uring;       /* ZC_CTX_NO_URING */
 	bool remote;         /* ZC_ACCESS_REMOTE_* on the registration */
+	bool p2p;            /* the buffer is PCIe peer memory (zc_p2p_alloc) */
+	const char *p2p_bdf; /* --p2p=BDF: that publisher; NULL: the nearest */
 	const char *label;
 };
 
@@ -130,6 +132,7 @@ struct result {
 	char fs_name[32];
 	uint64_t size;
 	bool registered;      /* false for --memcpy */
+	char p2p_bdf[16];     /* --p2p: the publisher the buffer came from */
 	enum zc_backend backend;
 	struct zc_attempt attempts[MAX_ATTEMPTS];
 	int nr_attempts;

@@ -45,6 +45,10 @@ static void usage(FILE *f)
 "                         and REMOTE_WRITE for reads into the buffer); the\n"
 "                         report names the quirks that decided the backend\n"
 "                         and what zc_reg_prefetch of the buffer gave\n"
+"      --p2p[=BDF]        the buffer is PCIe peer memory (p2pmem) of the\n"
+"                         publisher BDF, else the nearest one FILE's device\n"
+"                         reaches (zc_p2p_alloc), registered as ZC_MEM_P2P:\n"
+"                         on p2p_bar with -d, else staged by bounce\n"
 "      --label TEXT       copied into the JSON report\n"
 "  -j, --json             print one JSON object instead of the table\n"
 "  -h, --help\n");
@@ -133,7 +137,7 @@ static int parse_backends(const char *s, uint64_t *out)
 int opts_parse(int argc, char **argv)
 {
 	enum { O_RAMP = 256, O_SEED, O_BOUNCE, O_MISALIGN, O_MEMCPY, O_RSS,
-	       O_NOCREATE, O_LABEL, O_NOURING, O_BATCH, O_REMOTE };
+	       O_NOCREATE, O_LABEL, O_NOURING, O_BATCH, O_REMOTE, O_P2P };
 	static const struct option lo[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "bs", required_argument, NULL, 'b' },
@@ -155,6 +159,7 @@ int opts_parse(int argc, char **argv)
 		{ "no-create", no_argument, NULL, O_NOCREATE },
 		{ "no-uring", no_argument, NULL, O_NOURING },
 		{ "remote", no_argument, NULL, O_REMOTE },
+		{ "p2p", optional_argument, NULL, O_P2P },
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -242,6 +247,10 @@ int opts_parse(int argc, char **argv)
 			break;
 		case O_REMOTE:
 			opt.remote = true;
+			break;
+		case O_P2P:
+			opt.p2p = true;
+			opt.p2p_bdf = optarg && *optarg ? optarg : NULL;
 			break;
 		case 'j':
 			opt.json = true;

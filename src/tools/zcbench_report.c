@@ -75,7 +75,13 @@ void report_json(const struct result *r)
 	       r->size, opt.bs, rw_names[opt.rw],
 	       opt.memcpy_probe ? "memcpy" : opt.async ? "async" : "sync", opt.qd,
 	       opt.batch, opt.direct, opt.threads, opt.misalign, opt.seed);
-	printf("\"backend_requested\":");
+	/* the memory: host, or the p2pmem of which PCI function */
+	printf("\"mem\":\"%s\",\"p2p_provider\":", opt.p2p ? "p2p" : "host");
+	if (opt.p2p)
+		json_str(stdout, r->p2p_bdf);
+	else
+		printf("null");
+	printf(",\"backend_requested\":");
 	json_str(stdout, opt.backend_arg);
 	printf(",\"backend\":\"%s\",\"attempts\":[",
 	       r->registered ? zc_backend_name(r->backend) : "none");
@@ -177,6 +183,9 @@ void report_table(const struct result *r)
 	if (r->registered) {
 		printf("backend   %s (requested %s)\n",
 		       zc_backend_name(r->backend), opt.backend_arg);
+		if (opt.p2p)
+			printf("memory    p2pmem of %s\n",
+			       r->p2p_bdf[0] ? r->p2p_bdf : "(unknown)");
 		for (int i = 0; i < na; i++)
 			printf("  %-12s %s%s%s\n", zc_backend_name(at[i].backend),
 			       at[i].reason, at[i].error ? ": " : "",

@@ -68,6 +68,7 @@ static struct {
 	atomic_bool stop;
 	struct thread *th;
 	int prefetch;            /* --remote: zc_reg_prefetch's result */
+	bool p2p_mapped;         /* buf came from zc_p2p_alloc */
 } bench = { .fd = -1 };
 
 static inline uint64_t rng_next(uint64_t *s)
@@ -399,6 +400,74 @@ static int prepare_file(void)
 	return 0;
 }
 
+/* The PCI function whose p2pmem/allocate file addr is a mapping of, from
+ * /proc/self/maps (zc_p2p_alloc with no BDF names none): "" if unknown. */
+static void mapping_publisher(const void *addr, char *bdf, size_t len)
+{
+	static const char tail[] = "/p2pmem/allocate";
+	uintptr_t a = (uintptr_t)addr;
+	char line[4352];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	bdf[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char *path, *end, *dev;
+		size_t n;
+
+		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2 || a < lo || a >= hi)
+			continue;
+		path = strchr(line, '/');
+		if (!path)
+			break;
+		path[strcspn(path, "\n")] = '\0';
+		n = strlen(path);
+		if (n <= sizeof(tail) - 1 || strcmp(path + n - (sizeof(tail) - 1), tail))
+			break;
+		end = path + n - (sizeof(tail) - 1);
+		*end = '\0';
+		dev = strrchr(path, '/') + 1;
+		snprintf(bdf, len, "%s", dev);
+		break;
+	}
+	fclose(f);
+}
+
+/* the registration's memory: anonymous, or device memory near the file */
+static int alloc_buffer(void)
+{
+	void *p;
+	int ret;
+
+	if (!opt.p2p) {
+		p = mmap(NULL, bench.buf_len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			fprintf(stderr, "zcbench: mmap %zu bytes: %s\n", bench.buf_len,
+				strerror(errno));
+			return -1;
+		}
+		bench.buf = p;
+		return 0;
+	}
+	ret = zc_p2p_alloc(bench.zf, opt.p2p_bdf, bench.buf_len, &p);
+	if (ret) {
+		fprintf(stderr, "zcbench: --p2p: zc_p2p_alloc of %zu bytes from %s: "
+			"%s%s\n", bench.buf_len, opt.p2p_bdf ? opt.p2p_bdf :
+			"the nearest publisher", zc_strerror(ret),
+			ret == -ENODEV ? " (no device publishes p2pmem here)" : "");
+		return -1;
+	}
+	bench.buf = p;
+	bench.p2p_mapped = true;
+	if (!opt.direct)
+		fprintf(stderr, "zcbench: --p2p without -d: p2p_bar needs an "
+			"O_DIRECT file, the I/O is staged through host memory\n");
+	return 0;
+}
+
 int bench_setup(void)
 {
 	struct zc_ctx_params cp = { 0 };
@@ -445,13 +514,8 @@ int bench_setup(void)
 	per_thread = (size_t)opt.qd * (opt.bs + opt.misalign);
 	per_thread = (per_thread + 4095) & ~(size_t)4095;
 	bench.buf_len = per_thread * opt.threads;
-	bench.buf = mmap(NULL, bench.buf_len, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (bench.buf == MAP_FAILED) {
-		fprintf(stderr, "zcbench: mmap %zu bytes: %s\n", bench.buf_len,
-			strerror(errno));
+	if (alloc_buffer())
 		return -1;
-	}
 	for (size_t i = 0; i < bench.buf_len; i++)
 		bench.buf[i] = (char)(i * 31 + 1);
 
@@ -480,11 +544,17 @@ int bench_setup(void)
 			rp.field_mask |= ZC_REG_FIELD_BACKENDS;
 			rp.backends = opt.backends;
 		}
+		if (opt.p2p) {
+			rp.field_mask |= ZC_REG_FIELD_MEM_TYPE;
+			rp.mem_type = ZC_MEM_P2P;
+		}
 		ret = zc_reg_create(bench.zf, &rp, &bench.reg);
 		if (ret) {
-			fprintf(stderr, "zcbench: zc_reg_create (backends %s%s): %s\n",
+			fprintf(stderr, "zcbench: zc_reg_create (backends %s%s%s): %s%s\n",
 				opt.backend_arg, opt.remote ? ", remote access" : "",
-				zc_strerror(ret));
+				opt.p2p ? ", p2pmem" : "", zc_strerror(ret),
+				!opt.p2p && opt.backends == ZC_BACKEND_BIT(ZC_BACKEND_P2P_BAR) ?
+				" (p2p_bar moves device memory only: add --p2p)" : "");
 			return -1;
 		}
 		/* before the run, as a server would before a peer's first
@@ -540,7 +610,9 @@ void bench_teardown(void)
 	zc_ctx_destroy(bench.ctx);
 	if (bench.map)
 		munmap(bench.map, bench.size);
-	if (bench.buf && bench.buf != MAP_FAILED)
+	if (bench.p2p_mapped)
+		zc_p2p_free(bench.buf, bench.buf_len);
+	else if (bench.buf)
 		munmap(bench.buf, bench.buf_len);
 	if (bench.fd >= 0)
 		close(bench.fd);
@@ -597,6 +669,10 @@ static void describe_setup(struct result *r)
 {
 	snprintf(r->fs_name, sizeof r->fs_name, "%s", bench.fi.fs_name);
 	r->size = bench.size;
+	if (bench.p2p_mapped)
+		mapping_publisher(bench.buf, r->p2p_bdf, sizeof(r->p2p_bdf));
+	if (bench.p2p_mapped && !r->p2p_bdf[0] && opt.p2p_bdf)
+		snprintf(r->p2p_bdf, sizeof(r->p2p_bdf), "%s", opt.p2p_bdf);
 	if (!bench.reg)
 		return;
 	r->registered = true;

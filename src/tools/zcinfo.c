@@ -6,8 +6,10 @@
  *
  * Prints every backend with the library's verdict, the kernel facts those
  * verdicts rest on (measured here independently of the library, so the two
- * can be compared), and for each FILE what the library sees in it and which
- * backend two typical registrations would land on, with every attempt.
+ * can be compared), the machine's PCIe peer memory (p2pmem) publishers, and
+ * for each FILE what the library sees in it, which backend two typical
+ * registrations would land on, with every attempt, and which publishers
+ * the file's device reaches (zc_p2p_providers), how far and why.
  *
  * Exit status: 0 on success, 1 if a FILE could not be opened or probed (or
  * the library could not be initialised), 2 on a usage error.
@@ -89,12 +91,20 @@ struct reg_report {
 	int attempts_err; /* zc_reg_attempts error, 0 if fine */
 };
 
+/* zc_p2p_providers of a file, or of the machine (no file) */
+struct p2p_report {
+	int err; /* zc_p2p_providers error, 0 if fine */
+	int nr;
+	struct zc_p2p_provider *list;
+};
+
 struct file_report {
 	const char *path;
 	bool rdwr;
 	char error[160]; /* non-empty: could not open or probe */
 	struct zc_file_info info;
 	struct reg_report reg[2];
+	struct p2p_report p2p;
 };
 
 #define MAX_RDMA_DEVICES 16
@@ -429,6 +439,30 @@ static void probe_map_file(struct zc_file *zf, struct file_report *fr)
 	register_once(zf, &p, rr);
 }
 
+/* the p2pmem publishers, nearest to zf's device first (zf NULL: reach
+ * unknown); they may come and go between the two calls */
+static void probe_p2p(struct zc_ctx *ctx, const struct zc_file *zf,
+		      struct p2p_report *pr)
+{
+	int cap = zc_p2p_providers(ctx, zf, NULL, 0), n;
+
+	memset(pr, 0, sizeof *pr);
+	if (cap <= 0) {
+		pr->err = cap < 0 ? cap : 0;
+		return;
+	}
+	pr->list = calloc((size_t)cap, sizeof *pr->list);
+	if (!pr->list) {
+		pr->err = -ENOMEM;
+		return;
+	}
+	n = zc_p2p_providers(ctx, zf, pr->list, (unsigned)cap);
+	if (n < 0)
+		pr->err = n;
+	else
+		pr->nr = n < cap ? n : cap; /* as many as fit */
+}
+
 /* Open without blocking on a FIFO or waiting for a lease holder to let
  * go (the open still starts the lease break: EAGAIN instead of a wait),
  * then drop O_NONBLOCK so the library sees an ordinary descriptor. */
@@ -478,6 +512,7 @@ static bool probe_file(struct zc_ctx *ctx, struct file_report *fr)
 	}
 	probe_anon(zf, fr);
 	probe_map_file(zf, fr);
+	probe_p2p(ctx, zf, &fr->p2p);
 	zc_file_close(zf);
 	close(fd);
 	return true;
@@ -750,6 +785,48 @@ static void add_reg(struct fact *parent, const char *key, const char *label,
 			 zc_strerror(rr->attempts_err));
 }
 
+/* every publisher of p2pmem: one object each, nearest first; reachable
+ * is null (unknown) in the machine's list, which has no file */
+static void add_p2p(struct fact *parent, const char *key, const char *label,
+		    const struct p2p_report *pr, bool of_file)
+{
+	struct fact *arr;
+	char buf[32];
+
+	if (pr->err < 0) {
+		fact_str(parent, "p2p_error", "p2p providers error",
+			 zc_strerror(pr->err));
+		fact_arr(parent, key, label);
+		return;
+	}
+	fact_null(parent, "p2p_error", "p2p providers error");
+	arr = fact_arr(parent, key, label);
+	for (int i = 0; i < pr->nr; i++) {
+		const struct zc_p2p_provider *p = &pr->list[i];
+		struct fact *o = fact_obj(arr, NULL, NULL);
+
+		fact_title(fact_text(fact_str(o, "pci_bdf", "PCI device", p->pci_bdf),
+				     "provider %s", p->pci_bdf));
+		fact_text(fact_uint(o, "size", NULL, p->size), "%s",
+			  human_bytes(p->size, buf, sizeof buf));
+		fact_text(fact_uint(o, "available", NULL, p->available), "%s",
+			  human_bytes(p->available, buf, sizeof buf));
+		fact_bool(o, "published", NULL, p->published);
+		if (of_file)
+			fact_bool(o, "reachable", NULL, p->reachable);
+		else
+			fact_text(fact_null(o, "reachable", NULL),
+				  "unknown (no file)");
+		if (p->distance >= 0)
+			fact_note(fact_int(o, "distance", NULL, p->distance),
+				  "%s", p->distance == 0 ? "(the file's own device)" :
+				  "PCI hops");
+		else
+			fact_text(fact_null(o, "distance", NULL), "unknown");
+		fact_str(o, "reason", NULL, p->reason);
+	}
+}
+
 /* a string that is null when empty */
 static struct fact *add_str_or_null(struct fact *parent, const char *key,
 				    const char *label, const char *v)
@@ -811,11 +888,13 @@ static void add_file(struct fact *arr, const struct file_report *fr)
 	add_reg(o, "map_file_registration",
 		"ZC_REG_MAP_FILE registration at offset 0",
 		&fr->reg[REG_MAP_FILE]);
+	add_p2p(o, "p2p_providers", "p2p providers", &fr->p2p, true);
 }
 
 static struct fact *build_report(const struct kernel_facts *k,
 				 const struct rdma_facts *rdma,
 				 const struct backend_report *rep,
+				 const struct p2p_report *p2p,
 				 const struct file_report *files, int nr_files)
 {
 	struct fact *root = fact_root(), *arr;
@@ -832,6 +911,9 @@ static struct fact *build_report(const struct kernel_facts *k,
 	add_backends(root, rep);
 	add_kernel(root, k);
 	add_rdma(root, rdma);
+	/* the machine's publishers, reach unknown without a file */
+	add_p2p(fact_obj(root, "p2p", "PCIe peer memory"), "providers",
+		"p2p providers", p2p, false);
 	arr = fact_arr(root, "files", NULL);
 	for (i = 0; i < nr_files; i++)
 		add_file(arr, &files[i]);
@@ -846,8 +928,10 @@ static void usage(FILE *out)
 		"usage: zcinfo [--json] [FILE...]\n"
 		"\n"
 		"Report which libzerocopy backends work on this machine and why,\n"
-		"the kernel facts behind that, and for each FILE what the library\n"
-		"sees in it and which backend a registration against it takes.\n"
+		"the kernel facts behind that, the PCIe peer memory (p2pmem)\n"
+		"publishers, and for each FILE what the library sees in it, which\n"
+		"backend a registration against it takes, and which publishers\n"
+		"its device reaches.\n"
 		"\n"
 		"  --json      print one JSON object instead of text\n"
 		"  -h, --help  print this help\n"
@@ -864,6 +948,7 @@ int main(int argc, char **argv)
 	struct zc_ctx_params params;
 	struct kernel_facts kernel;
 	struct rdma_facts rdma;
+	struct p2p_report p2p;
 	struct file_report *files;
 	struct fact *report;
 	struct zc_ctx *ctx;
@@ -912,11 +997,12 @@ int main(int argc, char **argv)
 	memset(&rdma, 0, sizeof rdma);
 	probe_rdma(&rdma);
 	probe_backends(ctx, backends);
+	probe_p2p(ctx, NULL, &p2p);
 	for (i = 0; i < nr_files; i++)
 		if (!probe_file(ctx, &files[i]))
 			status = 1;
 
-	report = build_report(&kernel, &rdma, backends, files, nr_files);
+	report = build_report(&kernel, &rdma, backends, &p2p, files, nr_files);
 	if (json)
 		report_json(stdout, report);
 	else
@@ -926,7 +1012,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < nr_files; i++) {
 		free(files[i].reg[REG_ANON].attempts);
 		free(files[i].reg[REG_MAP_FILE].attempts);
+		free(files[i].p2p.list);
 	}
+	free(p2p.list);
 	free(files);
 	zc_ctx_destroy(ctx);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
