@@ -15,6 +15,8 @@
  *   FAKE_VERBS_RC_CAPS=0xff        rc_odp_caps (default 0xff)
  *   FAKE_VERBS_REG_ERRNO=EAGAIN[:N]    ibv_reg_mr fails (N times, then works)
  *   FAKE_VERBS_ADVISE_ERRNO=EOPNOTSUPP ibv_advise_mr fails so (as on rxe)
+ *   FAKE_VERBS_DMABUF=ok           ibv_reg_dmabuf_mr works (default: it
+ *                                  fails with EOPNOTSUPP, as on rxe)
  * Like the real one, ibv_reg_mr refuses IBV_ACCESS_ON_DEMAND on a device
  * without ODP, REMOTE_WRITE without LOCAL_WRITE, and unmapped memory.
  */
@@ -41,6 +43,8 @@ static int reg_errno, advise_errno;
 static uint64_t odp_general;
 static uint32_t rc_caps, vendor_id;
 static unsigned last_access;
+static int last_dmabuf_fd = -1;
+static _Atomic uint32_t next_key = 0x100; /* lkeys of ibv_reg_mr and ibv_reg_dmabuf_mr */
 static const void *_Atomic last_pd;
 static _Atomic int advise_calls;
 static struct {
@@ -229,7 +233,6 @@ FV_API struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 				       size_t length, uint64_t iova,
 				       unsigned int access)
 {
-	static _Atomic uint32_t next_key = 0x100;
 	struct ibv_mr *mr;
 	int left;
 
@@ -269,9 +272,33 @@ FV_API struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t off,
 					size_t len, uint64_t iova, int fd,
 					int access)
 {
-	(void)pd, (void)off, (void)len, (void)iova, (void)fd, (void)access;
-	errno = EOPNOTSUPP;
-	return NULL;
+	const char *s = getenv("FAKE_VERBS_DMABUF");
+	struct ibv_mr *mr;
+
+	(void)off;
+	if (!s || strcmp(s, "ok")) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	/* like the kernel: the fd must be open, remote write needs local */
+	if (fd < 0 || ((access & IBV_ACCESS_REMOTE_WRITE) &&
+		       !(access & IBV_ACCESS_LOCAL_WRITE))) {
+		errno = fd < 0 ? EBADF : EINVAL;
+		return NULL;
+	}
+	mr = calloc(1, sizeof(*mr));
+	if (!mr) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	*mr = (struct ibv_mr){ .context = pd->context, .pd = pd,
+			       .addr = (void *)(uintptr_t)iova, .length = len,
+			       .lkey = atomic_fetch_add(&next_key, 1) };
+	mr->rkey = mr->lkey | 0x80000000u;
+	last_access = (unsigned)access;
+	last_dmabuf_fd = fd;
+	atomic_fetch_add(&live_mrs, 1);
+	return mr;
 }
 
 FV_API int ibv_dereg_mr(struct ibv_mr *mr)
@@ -288,6 +315,7 @@ FV_API void fake_verbs_live(struct fake_verbs_live *out)
 		.mrs = atomic_load(&live_mrs), .reg_calls = atomic_load(&reg_calls),
 		.last_access = last_access, .last_pd = last_pd,
 		.advise_calls = atomic_load(&advise_calls),
+		.last_dmabuf_fd = last_dmabuf_fd,
 		.last_advice = last_advise.advice,
 		.last_advise_flags = last_advise.flags,
 		.last_sge_addr = last_advise.sge.addr,

@@ -16,6 +16,7 @@ struct fake_verbs_live {
 	unsigned last_advise_flags;
 	uint64_t last_sge_addr;
 	uint32_t last_sge_length, last_sge_lkey;
+	int last_dmabuf_fd; /* the fd of the last ibv_reg_dmabuf_mr that worked */
 };
 void fake_verbs_live(struct fake_verbs_live *out);
 
