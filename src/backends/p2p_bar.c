@@ -153,7 +153,7 @@ static int dmabuf_reg(struct zc_reg *r, char *reason, size_t len)
 	int ret;
 
 	r->addr = NULL; /* no CPU address unless mapped below */
-	if (r->io_access) {
+	if (r->io_access & (ZC_ACCESS_READ | ZC_ACCESS_WRITE)) {
 		ret = zc_map_dmabuf(r, reason, len);
 		if (ret)
 			return ret;
@@ -165,7 +165,7 @@ static int dmabuf_reg(struct zc_reg *r, char *reason, size_t len)
 		return ret;
 	}
 	snprintf(reason, len, "%s: the NIC moves the device memory itself%s",
-		 mr_reason, r->io_access ? "; zc_read/zc_write copy through the "
+		 mr_reason, r->addr ? "; zc_read/zc_write copy through the "
 		 "CPU's mapping" : "");
 	return 0;
 }
