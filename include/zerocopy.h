@@ -33,7 +33,7 @@ extern "C" {
 /* version                                                              */
 
 #define ZC_VERSION_MAJOR 0
-#define ZC_VERSION_MINOR 1
+#define ZC_VERSION_MINOR 2
 #define ZC_VERSION_PATCH 0
 #define ZC_VERSION_NUMBER \
 	((ZC_VERSION_MAJOR << 16) | (ZC_VERSION_MINOR << 8) | ZC_VERSION_PATCH)

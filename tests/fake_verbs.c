@@ -229,11 +229,27 @@ static int mapped(void *addr, size_t len)
 	return ok;
 }
 
+/* a live MR with the next key pair */
+static struct ibv_mr *new_mr(struct ibv_pd *pd, uint64_t iova, size_t length)
+{
+	struct ibv_mr *mr = calloc(1, sizeof(*mr));
+
+	if (!mr) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	*mr = (struct ibv_mr){ .context = pd->context, .pd = pd,
+			       .addr = (void *)(uintptr_t)iova, .length = length,
+			       .lkey = atomic_fetch_add(&next_key, 1) };
+	mr->rkey = mr->lkey | 0x80000000u;
+	atomic_fetch_add(&live_mrs, 1);
+	return mr;
+}
+
 FV_API struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 				       size_t length, uint64_t iova,
 				       unsigned int access)
 {
-	struct ibv_mr *mr;
 	int left;
 
 	atomic_fetch_add(&reg_calls, 1);
@@ -255,17 +271,7 @@ FV_API struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 		errno = EFAULT;
 		return NULL;
 	}
-	mr = calloc(1, sizeof(*mr));
-	if (!mr) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	*mr = (struct ibv_mr){ .context = pd->context, .pd = pd,
-			       .addr = (void *)(uintptr_t)iova, .length = length,
-			       .lkey = atomic_fetch_add(&next_key, 1) };
-	mr->rkey = mr->lkey | 0x80000000u;
-	atomic_fetch_add(&live_mrs, 1);
-	return mr;
+	return new_mr(pd, iova, length);
 }
 
 FV_API struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t off,
@@ -286,18 +292,11 @@ FV_API struct ibv_mr *ibv_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t off,
 		errno = fd < 0 ? EBADF : EINVAL;
 		return NULL;
 	}
-	mr = calloc(1, sizeof(*mr));
-	if (!mr) {
-		errno = ENOMEM;
-		return NULL;
+	mr = new_mr(pd, iova, len);
+	if (mr) {
+		last_access = (unsigned)access;
+		last_dmabuf_fd = fd;
 	}
-	*mr = (struct ibv_mr){ .context = pd->context, .pd = pd,
-			       .addr = (void *)(uintptr_t)iova, .length = len,
-			       .lkey = atomic_fetch_add(&next_key, 1) };
-	mr->rkey = mr->lkey | 0x80000000u;
-	last_access = (unsigned)access;
-	last_dmabuf_fd = fd;
-	atomic_fetch_add(&live_mrs, 1);
 	return mr;
 }
 

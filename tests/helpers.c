@@ -575,7 +575,7 @@ int zt_uring_expected(void)
 	return zt_liburing_built() && zt_io_uring_works(NULL, 0);
 }
 
-int zt_pin_lease_expected(void)
+int zt_leases_enabled(void)
 {
 	FILE *f = fopen("/proc/sys/fs/leases-enable", "re");
 	int on = 1;
@@ -585,7 +585,12 @@ int zt_pin_lease_expected(void)
 			on = 1;
 		fclose(f);
 	}
-	return on && zt_uring_expected();
+	return on;
+}
+
+int zt_pin_lease_expected(void)
+{
+	return zt_leases_enabled() && zt_uring_expected();
 }
 
 /* ------------------------------------------------------------------ */

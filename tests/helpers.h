@@ -125,6 +125,8 @@ int zt_uring_expected(void);
 /* the library should offer pin_lease: uring_fixed expected (its pinning
  * agent) and file leases enabled (fs.leases-enable) */
 int zt_pin_lease_expected(void);
+/* 0 when fs.leases-enable is 0 (no lease can be taken), else 1 */
+int zt_leases_enabled(void);
 
 /* ------------------------------------------------------------------ */
 /* forked children                                                       */

@@ -830,15 +830,7 @@ END_TEST
 /* fs.leases-enable=0 turns pin_lease off: these tests then say so */
 static void require_leases(void)
 {
-	FILE *f = fopen("/proc/sys/fs/leases-enable", "re");
-	int on = 1;
-
-	if (f) {
-		if (fscanf(f, "%d", &on) != 1)
-			on = 1;
-		fclose(f);
-	}
-	if (!on)
+	if (!zt_leases_enabled())
 		zt_skip("fs.leases-enable=0: pin_lease has no lease to pin under");
 }
 

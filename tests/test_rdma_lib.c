@@ -337,16 +337,16 @@ out:
 	return ok;
 }
 
-/* The peer READs len bytes at off into sentinels: the registration's
- * bytes, and nothing past len changes. */
-static bool check_read(struct target *t, size_t off, size_t len, char *what, size_t wl)
+/* The peer READs len bytes at off into sentinels: pattern seed from
+ * pat_off + off, and nothing past len changes. */
+static bool peer_read_is(struct target *t, size_t off, size_t len, uint32_t seed,
+			 size_t pat_off, char *what, size_t wl)
 {
 	size_t bad = 0, past = 0;
 	ssize_t first = -1;
 	char err[256];
 	int st;
 
-	zt_rdma_fill(t->mem, REGION, 3, 0);
 	memset(pbuf, SENTINEL, len + PAGE);
 	st = zt_rdma_peer_read(peer, pbuf, pmr->lkey, len, t->k.addr + off, t->k.rkey,
 			       OP_MS, err, sizeof err);
@@ -356,7 +356,7 @@ static bool check_read(struct target *t, size_t off, size_t len, char *what, siz
 		return false;
 	}
 	for (size_t i = 0; i < len; i++)
-		if (pbuf[i] != zt_rdma_pat(3, off + i) && !bad++)
+		if (pbuf[i] != zt_rdma_pat(seed, pat_off + off + i) && !bad++)
 			first = (ssize_t)i;
 	for (size_t i = len; i < len + PAGE; i++)
 		past += pbuf[i] != SENTINEL;
@@ -366,6 +366,13 @@ static bool check_read(struct target *t, size_t off, size_t len, char *what, siz
 		return false;
 	}
 	return true;
+}
+
+/* the registration's bytes, filled with pattern 3 first */
+static bool check_read(struct target *t, size_t off, size_t len, char *what, size_t wl)
+{
+	zt_rdma_fill(t->mem, REGION, 3, 0);
+	return peer_read_is(t, off, len, 3, 0, what, wl);
 }
 
 struct access {
@@ -421,35 +428,11 @@ static void expect_bounce(struct target *t, bool rxe)
 /* ---- (1b) read-only remote access: pin_lease's MR over the file ------- */
 
 /* The peer READs len bytes at off of the file registration (its memory
- * is read-only: the file's own bytes, pattern 9 from FOFF) into
- * sentinels: the file's bytes, and nothing past len changes. */
+ * is read-only: the file's own bytes, pattern 9 from FOFF) */
 static bool check_read_file(struct target *t, size_t off, size_t len, char *what,
 			    size_t wl)
 {
-	size_t bad = 0, past = 0;
-	ssize_t first = -1;
-	char err[256];
-	int st;
-
-	memset(pbuf, SENTINEL, len + PAGE);
-	st = zt_rdma_peer_read(peer, pbuf, pmr->lkey, len, t->k.addr + off, t->k.rkey,
-			       OP_MS, err, sizeof err);
-	if (st) {
-		snprintf(what, wl, "%s", err);
-		reset_peer();
-		return false;
-	}
-	for (size_t i = 0; i < len; i++)
-		if (pbuf[i] != zt_rdma_pat(9, FOFF + off + i) && !bad++)
-			first = (ssize_t)i;
-	for (size_t i = len; i < len + PAGE; i++)
-		past += pbuf[i] != SENTINEL;
-	if (bad || past) {
-		snprintf(what, wl, "%zu of %zu bytes wrong (first at +%zd), %zu written "
-			 "past the length", bad, len, first, past);
-		return false;
-	}
-	return true;
+	return peer_read_is(t, off, len, 9, FOFF, what, wl);
 }
 
 static void run_file_reads(struct target *t, const char *when)
