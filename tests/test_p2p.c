@@ -17,6 +17,7 @@
  * Exits 0 when every check holds, 1 otherwise.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -363,6 +364,83 @@ static void check_path_ok(void)
 	printf("p2p: through the host bridge: %s\n", reason);
 }
 
+/* The live system's topology, read from the fake tree itself (no
+ * ZC_PCI_DUMP): the chain of directories, and ACS from a config file. */
+static void put_config(const char *dir, size_t size, unsigned acs_ctrl)
+{
+	uint8_t cfg[4096] = { 0 };
+	char rel[1024], path[PATH_MAX + 1100];
+	FILE *f;
+
+	cfg[0x06] = 0x10; /* a capability list */
+	if (acs_ctrl) {
+		/* one extended capability at 0x100: ACS, version 1, last */
+		cfg[0x100] = 0x0d;
+		cfg[0x102] = 0x01;
+		cfg[0x106] = (uint8_t)acs_ctrl;
+	}
+	snprintf(rel, sizeof(rel), "%s/config", dir);
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	f = fopen(path, "w");
+	if (!f || fwrite(cfg, 1, size, f) != size || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static enum zc_p2p_path live_reach(const char *provider, const char *client,
+				   int *dist, char *reason, size_t len)
+{
+	struct zc_pci *pci = NULL;
+	enum zc_p2p_path path;
+
+	unsetenv("ZC_PCI_DUMP");
+	if (zc_p2p_pci_open(&pci, reason, len)) {
+		fprintf(stderr, "live: %s\n", reason);
+		failed = 1;
+		return ZC_P2P_UNKNOWN;
+	}
+	path = zc_p2p_reach(pci, provider, client, dist, reason, len);
+	zc_p2p_pci_close(pci);
+	return path;
+}
+
+static void check_live(void)
+{
+	char reason[256];
+	int dist = -2;
+
+	/* every bridge readable, none redirecting: behind the switch */
+	put_config("devices/pci0000:00/0000:00:01.0", 4096, 0);
+	put_config(SW, 4096, 0);
+	put_config(SW "/0000:02:00.0", 4096, 0);
+	put_config(SW "/0000:02:01.0", 4096, 0);
+	put_config(EP3, 4096, 0);
+	put_config(EP4, 4096, 0);
+	CHECK(live_reach("0000:03:00.0", "0000:04:00.0", &dist, reason,
+			 sizeof(reason)) == ZC_P2P_BRIDGE);
+	CHECK(dist == 4);
+	CHECK(strstr(reason, "0000:01:00.0") != NULL);
+	CHECK(live_reach("0000:03:00.0", "0000:03:00.0", &dist, reason,
+			 sizeof(reason)) == ZC_P2P_SAME_DEVICE && dist == 0);
+	/* under another root port: only through the host bridge */
+	CHECK(live_reach("0000:00:03.0", "0000:03:00.0", &dist, reason,
+			 sizeof(reason)) == ZC_P2P_HOST_BRIDGE);
+	/* a downstream port on the way redirects: through the host bridge */
+	put_config(SW "/0000:02:01.0", 4096, 0x04);
+	CHECK(live_reach("0000:03:00.0", "0000:04:00.0", &dist, reason,
+			 sizeof(reason)) == ZC_P2P_HOST_BRIDGE);
+	CHECK(strstr(reason, "0000:02:01.0") != NULL);
+	/* config space cut at 64 bytes (not CAP_SYS_ADMIN): unknown */
+	put_config(SW "/0000:02:01.0", 64, 0);
+	CHECK(live_reach("0000:03:00.0", "0000:04:00.0", &dist, reason,
+			 sizeof(reason)) == ZC_P2P_UNKNOWN);
+	put_config(SW "/0000:02:01.0", 4096, 0);
+	/* a function sysfs does not have */
+	CHECK(live_reach("0000:09:00.0", "0000:03:00.0", &dist, reason,
+			 sizeof(reason)) == ZC_P2P_UNKNOWN);
+}
+
 static void rm_tree(void)
 {
 	char cmd[PATH_MAX + 16];
@@ -393,6 +471,7 @@ int main(int argc, char **argv)
 	check_no_devices_dir();
 	check_mem_publisher();
 	check_reach(argv[1]);
+	check_live();
 	check_path_ok();
 	rm_tree();
 	if (!failed)

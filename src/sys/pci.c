@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* PCI topology through libpci (see sys/pci.h). */
 #include <errno.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,9 +14,19 @@
 #include <pci/pci.h>
 
 #include "sys/pci.h"
+#include "sys/sysfs.h"
 
+/*
+ * Two sources. The running system's topology is read from sysfs (under
+ * zc_sysfs_root()), the same files libpci's sysfs method reads: a
+ * function's canonical directory is the chain of bridges above it, and
+ * its config file holds the ACS capability. libpci itself is used only
+ * for dump files (acc), because pci_alloc() ends the process when one of
+ * its own allocations fails, before a caller can install an error
+ * handler (found by oom.ctx in the test guest); a library must not.
+ */
 struct zc_pci {
-	struct pci_access *acc;
+	struct pci_access *acc; /* a dump's functions; NULL: the live system */
 };
 
 /*
@@ -64,6 +77,10 @@ int zc_pci_open(const char *dump, struct zc_pci **out, char *reason,
 	struct zc_pci *p = calloc(1, sizeof(*p));
 	int ret;
 
+	if (p && !dump) {
+		*out = p; /* the live system: sysfs, no libpci */
+		return 0;
+	}
 	if (!p || !(p->acc = pci_alloc())) {
 		free(p);
 		snprintf(reason, len, "libpci: out of memory");
@@ -98,7 +115,8 @@ void zc_pci_close(struct zc_pci *p)
 {
 	if (!p)
 		return;
-	pci_cleanup(p->acc);
+	if (p->acc)
+		pci_cleanup(p->acc);
 	free(p);
 }
 
@@ -142,9 +160,122 @@ static void name(struct pci_dev *d, char out[ZC_PCI_BDF_LEN])
 		 (unsigned)d->domain, d->bus, d->dev, d->func);
 }
 
+/* ---- the live system, through sysfs ---------------------------------- */
+
+/* "dddd:bb:dd.f" exactly, as sysfs names functions */
+static bool is_bdf(const char *s, size_t len)
+{
+	unsigned d, b, dv, f;
+	int end = 0;
+
+	return len == 12 && sscanf(s, "%4x:%2x:%2x.%1x%n", &d, &b, &dv, &f, &end) == 4 &&
+	       end == 12;
+}
+
+/* the canonical device directory of function bdf; -ENODEV if none */
+static int live_dir(const char *bdf, char *dir, size_t len)
+{
+	char rel[64], last[ZC_PCI_BDF_LEN];
+	const char *slash;
+
+	if (!is_bdf(bdf, strlen(bdf)))
+		return -ENODEV;
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s", bdf);
+	if (zc_sysfs_resolve(rel, dir, len))
+		return -ENODEV;
+	slash = strrchr(dir, '/');
+	snprintf(last, sizeof(last), "%s", slash ? slash + 1 : dir);
+	return strcmp(last, bdf) ? -ENODEV : 0;
+}
+
+static int live_upstream(const char *bdf, char (*chain)[ZC_PCI_BDF_LEN],
+			 unsigned max)
+{
+	char dir[4096];
+	char *end;
+	unsigned n = 0;
+
+	if (live_dir(bdf, dir, sizeof(dir)))
+		return -ENODEV;
+	/* .../pci0000:00/0000:00:03.0/0000:01:00.0/<bdf>: the components
+	 * above the function that name functions are its bridges */
+	end = strrchr(dir, '/');
+	while (end) {
+		char *start;
+
+		*end = '\0';
+		start = strrchr(dir, '/');
+		start = start ? start + 1 : dir;
+		if (!is_bdf(start, strlen(start)))
+			break;
+		if (n < max)
+			snprintf(chain[n], ZC_PCI_BDF_LEN, "%s", start);
+		n++;
+		end = start > dir ? start - 1 : NULL;
+	}
+	return (int)n;
+}
+
+#define ZC_EXT_CAP_ACS 0x000d
+#define ZC_ACS_CTRL 6
+#define ZC_ACS_REDIRECTS 0x002c /* request, completion redirect; egress control */
+
+static int live_acs_redirect(const char *bdf)
+{
+	char dir[4096], path[4200];
+	uint8_t cfg[4096];
+	unsigned off = 0x100;
+	ssize_t n;
+	int fd;
+
+	if (live_dir(bdf, dir, sizeof(dir)))
+		return -ENODEV;
+	snprintf(path, sizeof(path), "%s/config", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, cfg, sizeof(cfg), 0);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	if (n < 64)
+		return -EIO;
+	/* no capability list at all: conventional PCI, no ACS */
+	if (!(cfg[0x06] & 0x10))
+		return 0;
+	/* extended space is shown to CAP_SYS_ADMIN only (else 64 bytes) */
+	if (n < 0x104)
+		return -EACCES;
+	/* the extended capability list; 1024 dwords bound a looping one */
+	for (int hops = 0; off >= 0x100 && off + 8 <= (unsigned)n && hops < 1024; hops++) {
+		uint32_t hdr = (uint32_t)cfg[off] | (uint32_t)cfg[off + 1] << 8 |
+			       (uint32_t)cfg[off + 2] << 16 | (uint32_t)cfg[off + 3] << 24;
+
+		if (!hdr || hdr == 0xffffffffu)
+			break;
+		if ((hdr & 0xffff) == ZC_EXT_CAP_ACS) {
+			uint16_t ctrl = (uint16_t)(cfg[off + ZC_ACS_CTRL] |
+						   cfg[off + ZC_ACS_CTRL + 1] << 8);
+
+			return (ctrl & ZC_ACS_REDIRECTS) != 0;
+		}
+		off = (hdr >> 20) & 0xffc;
+	}
+	return 0;
+}
+
 int zc_pci_name(struct zc_pci *p, const char *bdf, char out[ZC_PCI_BDF_LEN])
 {
-	struct pci_dev *d = lookup(p, bdf);
+	struct pci_dev *d;
+	char dir[4096];
+
+	if (!p->acc) {
+		if (live_dir(bdf, dir, sizeof(dir)))
+			return -ENODEV;
+		snprintf(out, ZC_PCI_BDF_LEN, "%s", bdf);
+		return 0;
+	}
+	d = lookup(p, bdf);
 
 	if (!d)
 		return -ENODEV;
@@ -154,11 +285,14 @@ int zc_pci_name(struct zc_pci *p, const char *bdf, char out[ZC_PCI_BDF_LEN])
 
 int zc_pci_acs_redirect(struct zc_pci *p, const char *bdf)
 {
-	struct pci_dev *d = lookup(p, bdf);
+	struct pci_dev *d;
 	struct pci_cap *acs;
 	u8 probe[4];
 	u16 ctrl;
 
+	if (!p->acc)
+		return live_acs_redirect(bdf);
+	d = lookup(p, bdf);
 	if (!d)
 		return -ENODEV;
 	/* past the first 64 bytes sysfs shows config space to CAP_SYS_ADMIN
@@ -178,9 +312,12 @@ int zc_pci_acs_redirect(struct zc_pci *p, const char *bdf)
 int zc_pci_upstream(struct zc_pci *p, const char *bdf,
 		    char (*chain)[ZC_PCI_BDF_LEN], unsigned max)
 {
-	struct pci_dev *d = lookup(p, bdf);
+	struct pci_dev *d;
 	unsigned n = 0;
 
+	if (!p->acc)
+		return live_upstream(bdf, chain, max);
+	d = lookup(p, bdf);
 	if (!d)
 		return -ENODEV;
 	/* 256 bus numbers per domain: a longer walk is a loop in a bad dump */

@@ -14,9 +14,11 @@
 
 struct zc_pci;
 
-/* The PCI functions of this machine (dump NULL: libpci's default access
- * methods, sysfs first), or those of an `lspci -x` dump file (libpci's
- * dump method: tests hand it a topology). 0, or -errno with a reason. */
+/* The PCI functions of this machine (dump NULL: read from sysfs under
+ * zc_sysfs_root(), without libpci, whose pci_alloc() exits the process
+ * when an allocation fails), or those of an `lspci -x` dump file
+ * (libpci's dump method: tests hand it a topology). 0, or -errno with a
+ * reason. */
 int zc_pci_open(const char *dump, struct zc_pci **out, char *reason,
 		size_t len);
 void zc_pci_close(struct zc_pci *p);
