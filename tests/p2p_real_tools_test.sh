@@ -43,10 +43,10 @@ peer=$(jq -r '[.files[0].p2p_providers[] | select(.reachable == true and .distan
 say "peer $peer: $(jq -r --arg b "$peer" '.files[0].p2p_providers[] | select(.pci_bdf == $b) | .reason' <<<"$json")"
 
 for be in p2p_bar bounce; do
-	out=$("$zcb" -j -d --p2p="$peer" -B "$be" -s 8M -b 64k -r read -n 64 --no-create "$f" 2>&1) ||
+	out=$("$zcb" -j -d --p2p="$peer" -B "$be" -s 8M -b 1M -r read -n 256 --no-create "$f" 2>&1) ||
 		fail "zcbench --p2p=$peer -B $be exited $?: $out"
 	grep -q "\"backend\":\"$be\"" <<<"$out" || fail "zcbench -B $be ran elsewhere: $out"
-	say "zcbench --p2p=$peer -B $be: $(tr ',' '\n' <<<"$out" | grep -E '"(backend|mem|p2p_provider|ops|bytes)"' | tr '\n' ' ')"
+	say "zcbench --p2p=$peer -B $be: $(tr ',' '\n' <<<"$out" | grep -E '"(backend|mem|p2p_provider|ops|bytes|bw_mib_s)"' | tr '\n' ' ')"
 done
 
 if [ -z "$copy" ]; then
