@@ -132,7 +132,7 @@ ZC_API int zc_p2p_providers(struct zc_ctx *ctx, const struct zc_file *f,
 		zc_err(ctx, "zc_p2p_providers: %s", reason);
 		return n;
 	}
-	if (n)
+	if (n && max)
 		memcpy(out, list, ZC_MIN((unsigned)n, max) * sizeof(*out));
 	free(list);
 	return n;

@@ -780,8 +780,8 @@ static void real_require(void)
 
 int main(int argc, char **argv)
 {
-	Suite *s = suite_create("p2p_bar");
 	const char *no_ext4 = NULL;
+	Suite *s;
 	char why[256];
 	TCase *tc;
 
@@ -796,6 +796,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test_p2p_bar DUMP|real|tree DIR\n");
 		return 2;
 	}
+	s = suite_create("p2p_bar");
 	/* a file system on a block device, for the fake tree to put on NVMe */
 	g_dir = zt_ext4_dir(&no_ext4);
 	if (!g_dir)
