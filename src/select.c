@@ -149,10 +149,12 @@ static unsigned registry_pos(enum zc_backend b)
 /* The first backend usable on this system, preferred to the one in use,
  * that declined or failed: the registration runs on a fallback when there
  * is one. A refusal by a backend listed after the one in use is no loss.
- * -1 if none. */
-static int first_lost(const struct zc_reg *r)
+ * -1 if none. The backend is the one the registration landed on, passed
+ * in: once registered, a lease break may already be moving it elsewhere
+ * (r->backend is the break's to write). */
+static int first_lost(const struct zc_reg *r, enum zc_backend landed)
 {
-	const unsigned used = registry_pos(r->backend);
+	const unsigned used = registry_pos(landed);
 
 	for (unsigned i = 0; i + 1 < r->nr_attempts; i++)
 		if (r->attempts[i].error &&
@@ -175,6 +177,7 @@ static void log_failure(const struct zc_reg *r, int ret)
 int zc_select_and_register(struct zc_reg *r, uint64_t allowed)
 {
 	struct candidate c[ZC_BACKEND_MAX];
+	enum zc_backend landed = ZC_BACKEND_NONE;
 	int ret = -EOPNOTSUPP, lost;
 	uint64_t no_mr = 0;
 	unsigned n;
@@ -186,20 +189,22 @@ int zc_select_and_register(struct zc_reg *r, uint64_t allowed)
 	n = score_all(r, allowed, c, &ret, &no_mr);
 	for (unsigned i = 0; i < n; i++) {
 		ret = try_backend(r, c[i].b);
-		if (!ret)
+		if (!ret) {
+			landed = c[i].b;
 			break;
+		}
 	}
 	if (ret) {
 		refuse_remote(r, no_mr);
 		log_failure(r, ret);
 		return ret;
 	}
-	lost = first_lost(r);
+	lost = first_lost(r, landed);
 	if (lost >= 0) {
 		r->fallback = true;
 		zc_count(&r->ctx->stats.fallbacks, 1);
 		zc_info(r->ctx, "registration of %zu bytes fell back to %s: %s: %s",
-			r->length, zc_backend_name(r->backend),
+			r->length, zc_backend_name(landed),
 			zc_backend_name(r->attempts[lost].backend),
 			r->attempts[lost].reason);
 	}
