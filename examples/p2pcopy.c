@@ -54,7 +54,7 @@ static int parse_u64(const char *s, unsigned long long *v)
 static void print_providers(struct zc_ctx *ctx, const struct zc_file *f)
 {
 	struct zc_p2p_provider p[MAX_PROVIDERS];
-	int i, n = zc_p2p_providers(ctx, f, p, MAX_PROVIDERS);
+	int i, n = zc_p2p_providers(ctx, f, p, MAX_PROVIDERS, sizeof(p[0]));
 
 	if (n < 0) {
 		fprintf(stderr, "zc_p2p_providers: %s\n", zc_strerror(n));

@@ -266,9 +266,12 @@ struct zc_p2p_provider {
 };
 /* The p2pmem publishers of this machine into out[0..max), nearest to f's
  * device first (f may be NULL: reach unknown, by PCI address): how many
- * there are (may exceed max), or -errno. */
+ * there are (may exceed max), or -errno. entry_size is the caller's
+ * sizeof(struct zc_p2p_provider), the stride of out: a later library
+ * fills only the fields the caller knows, an older one leaves the rest. */
 ZC_API int zc_p2p_providers(struct zc_ctx *ctx, const struct zc_file *f,
-			    struct zc_p2p_provider *out, unsigned max);
+			    struct zc_p2p_provider *out, unsigned max,
+			    size_t entry_size);
 /* Map length bytes of device memory from the publisher pci_bdf names, or
  * (NULL) from the nearest published one that f's device reaches and that
  * has room. Register it with ZC_MEM_P2P. -ENODEV: no publisher;

@@ -70,6 +70,8 @@ int zc_p2p_publishers(struct zc_p2p_pub *out, unsigned max, char *reason,
 
 	snprintf(dir, sizeof(dir), "%s/bus/pci/devices", zc_sysfs_root());
 	d = opendir(dir);
+	if (!d && (errno == ENOENT || errno == ENOTDIR))
+		return 0; /* no PCI bus here (a container, a VM without one) */
 	if (!d) {
 		ret = -errno;
 		snprintf(reason, len, "%s: %s", dir, strerror(-ret));

@@ -27,9 +27,10 @@ struct zc_p2p_pub {
 };
 
 /* The publishers of this machine, sorted by bdf, into out[0..max): how
- * many there are (may exceed max; 0 when none), or -errno with a reason
- * (the devices directory unreadable). A device whose p2pmem attributes
- * cannot be read is left out. */
+ * many there are (may exceed max; 0 when none, also when there is no
+ * devices directory at all), or -errno with a reason (the directory
+ * unreadable). A device whose p2pmem attributes cannot be read is left
+ * out. */
 int zc_p2p_publishers(struct zc_p2p_pub *out, unsigned max, char *reason,
 		      size_t len);
 

@@ -119,21 +119,31 @@ out:
 }
 
 ZC_API int zc_p2p_providers(struct zc_ctx *ctx, const struct zc_file *f,
-			    struct zc_p2p_provider *out, unsigned max)
+			    struct zc_p2p_provider *out, unsigned max,
+			    size_t entry_size)
 {
+	/* the fields every caller knows: those of 0.2 */
+	const size_t min_size = offsetof(struct zc_p2p_provider, reason) +
+				sizeof(out->reason);
 	struct zc_p2p_provider *list;
 	char reason[ZC_REASON_LEN];
 	int n;
 
-	if (!ctx || (max && !out) || (f && f->ctx != ctx))
+	if (!ctx || (max && !out) || (f && f->ctx != ctx) ||
+	    (max && entry_size < min_size))
 		return -EINVAL;
 	n = provider_list(f, &list, reason, sizeof(reason));
 	if (n < 0) {
 		zc_err(ctx, "zc_p2p_providers: %s", reason);
 		return n;
 	}
-	if (n && max)
-		memcpy(out, list, ZC_MIN((unsigned)n, max) * sizeof(*out));
+	for (unsigned i = 0; i < ZC_MIN((unsigned)n, max); i++) {
+		char *dst = (char *)out + (size_t)i * entry_size;
+
+		memcpy(dst, &list[i], ZC_MIN(entry_size, sizeof(*list)));
+		if (entry_size > sizeof(*list)) /* fields this library lacks */
+			memset(dst + sizeof(*list), 0, entry_size - sizeof(*list));
+	}
 	free(list);
 	return n;
 }
@@ -145,7 +155,9 @@ static bool bdf_valid(const char *bdf)
 	char again[ZC_P2P_BDF_LEN];
 	int end = 0;
 
-	if (sscanf(bdf, "%4x:%2x:%2x.%1x%n", &d, &b, &s, &fn, &end) != 4 ||
+	/* a domain of 4 hex digits, or more behind an Intel VMD */
+	if (strlen(bdf) >= ZC_P2P_BDF_LEN ||
+	    sscanf(bdf, "%8x:%2x:%2x.%1x%n", &d, &b, &s, &fn, &end) != 4 ||
 	    bdf[end])
 		return false;
 	snprintf(again, sizeof(again), "%04x:%02x:%02x.%x", d, b, s, fn);

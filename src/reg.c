@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Registrations: argument checks, selection, accessors, destruction. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -142,6 +143,13 @@ static int check_memory(struct zc_file *f, struct zc_reg_req *req,
 			return reject(f->ctx, -EINVAL, "length %zu is more than the "
 				      "dma-buf's %llu bytes", req->length,
 				      (unsigned long long)size);
+		/* the registration's own fd: I/O brackets CPU access with it,
+		 * and the caller may close theirs (or reuse the number) */
+		ret = fcntl(req->dmabuf_fd, F_DUPFD_CLOEXEC, 3);
+		if (ret < 0)
+			return reject(f->ctx, -errno, "dmabuf_fd %d: dup: %s",
+				      req->dmabuf_fd, strerror(errno));
+		req->dmabuf_fd = ret;
 		return 0;
 	}
 	if (!req->addr)
@@ -172,6 +180,13 @@ static int check_memory(struct zc_file *f, struct zc_reg_req *req,
 		return reject(f->ctx, -EFAULT, "[%p, +%zu) is not entirely mapped",
 			      req->addr, req->length);
 	return 0;
+}
+
+/* the registration's duplicate of its dma-buf fd (check_memory) */
+static void release_dmabuf(struct zc_reg *r)
+{
+	if (r->req.mem_type == ZC_MEM_DMABUF && r->req.dmabuf_fd >= 0)
+		close(r->req.dmabuf_fd);
 }
 
 ZC_API int zc_reg_create(struct zc_file *f, const struct zc_reg_params *p,
@@ -209,6 +224,7 @@ ZC_API int zc_reg_create(struct zc_file *f, const struct zc_reg_params *p,
 	r->slot_first = -1;
 	ret = zc_select_and_register(r, backends & f->ctx->backends);
 	if (ret) {
+		release_dmabuf(r);
 		free(r);
 		return ret;
 	}
@@ -242,6 +258,7 @@ ZC_API int zc_reg_destroy(struct zc_reg *r)
 	 * here (the backend that pinned them releases its own first) */
 	zc_rings_del_buffer(r->ctx->rings, r->slot_first, r->slot_count);
 	pthread_mutex_unlock(&f->revoke_lock);
+	release_dmabuf(r);
 	atomic_fetch_sub(&r->file->refs, 1);
 	free(r);
 	return 0;

@@ -161,10 +161,15 @@ static void local_run(int oflags)
 	struct zc_attempt a;
 	struct zc_reg *r;
 	struct fx x;
+	int fds;
 
 	fx_open(&x, oflags);
+	fds = zt_fd_count();
 	ck_assert_int_eq(reg_dmabuf(&x, ZC_ACCESS_READ | ZC_ACCESS_WRITE, &r), 0);
 	ck_assert_int_eq(zc_reg_backend(r), ZC_BACKEND_BOUNCE);
+	/* the registration keeps its own fd: the caller's may go at once */
+	close(x.dmabuf);
+	x.dmabuf = -1;
 	ck_assert_ptr_nonnull(zc_reg_addr(r));
 	ck_assert_int_eq(zt_find_attempt(r, ZC_BACKEND_BOUNCE, &a), 1);
 	ck_assert_msg(strstr(a.reason, "dma-buf"), "%s", a.reason);
@@ -175,6 +180,8 @@ static void local_run(int oflags)
 		ck_assert_int_eq(zc_reg_rdma(r, &k), -ENODATA);
 	}
 	ck_assert_int_eq(zc_reg_destroy(r), 0);
+	/* its duplicate went with it; the caller's was closed above */
+	ck_assert_int_eq(zt_fd_count(), fds - 1);
 	fx_close(&x);
 }
 

@@ -152,9 +152,9 @@ static void check_no_devices_dir(void)
 
 	snprintf(dir, sizeof(dir), "%s/nonexistent", root);
 	setenv("ZC_SYSFS_ROOT", dir, 1);
+	/* no PCI bus (a container): no publisher, not an error */
 	n = zc_p2p_publishers(NULL, 0, reason, sizeof(reason));
-	CHECK(n == -ENOENT);
-	CHECK(strstr(reason, "/nonexistent/bus/pci/devices") != NULL);
+	CHECK(n == 0);
 	setenv("ZC_SYSFS_ROOT", root, 1);
 }
 

@@ -47,6 +47,7 @@
 
 static const char *g_dir;
 static char g_root[512];
+static const char *g_disk = "nvme0n1"; /* the test directory's disk */
 
 /* ------------------------------------------------------------------ */
 /* the fake sysfs tree                                                  */
@@ -140,7 +141,8 @@ static void make_tree(void)
 	function("pci0000:00/0000:07:00.0", POOL);
 
 	/* the test directory's disk hangs off 03:00.0 */
-	snprintf(disk, sizeof(disk), "%s/devices/%s/nvme/nvme0/nvme0n1", g_root, nvme);
+	snprintf(disk, sizeof(disk), "%s/devices/%s/nvme/nvme0/%s", g_root, nvme,
+		 g_disk);
 	snprintf(sub, sizeof(sub), "%s/queue", disk);
 	mkdirs(sub);
 	put(sub, "logical_block_size", "512\n");
@@ -308,7 +310,7 @@ START_TEST(test_p2p_providers_by_reach)
 	fx_open(&x, O_RDWR | O_DIRECT);
 	ck_assert_int_eq(zc_file_query(x.f, &fi, sizeof(fi)), 0);
 	ck_assert_str_eq(fi.pci_bdf, "0000:03:00.0");
-	n = zc_p2p_providers(x.ctx, x.f, pv, 8);
+	n = zc_p2p_providers(x.ctx, x.f, pv, 8, sizeof(pv[0]));
 	ck_assert_int_eq(n, 4);
 	/* nearest first: its own device, then the peer behind the switch */
 	ck_assert_str_eq(pv[0].pci_bdf, "0000:03:00.0");
@@ -329,18 +331,33 @@ START_TEST(test_p2p_providers_by_reach)
 	}
 	/* fewer slots than publishers: the count stays, the rest untouched */
 	memset(pv, 0xa5, sizeof(pv));
-	ck_assert_int_eq(zc_p2p_providers(x.ctx, x.f, pv, 1), 4);
+	ck_assert_int_eq(zc_p2p_providers(x.ctx, x.f, pv, 1, sizeof(pv[0])), 4);
 	ck_assert_str_eq(pv[0].pci_bdf, "0000:03:00.0");
 	ck_assert_uint_eq((uint8_t)pv[1].pci_bdf[0], 0xa5);
 	/* without a file: by address, reach unknown */
-	ck_assert_int_eq(zc_p2p_providers(x.ctx, NULL, pv, 8), 4);
+	ck_assert_int_eq(zc_p2p_providers(x.ctx, NULL, pv, 8, sizeof(pv[0])), 4);
 	for (int i = 0; i < 4; i++) {
 		ck_assert_int_eq(pv[i].distance, -1);
 		ck_assert_uint_eq(pv[i].reachable, 0);
 	}
-	ck_assert_int_eq(zc_p2p_providers(NULL, x.f, pv, 8), -EINVAL);
-	ck_assert_int_eq(zc_p2p_providers(x.ctx, x.f, NULL, 8), -EINVAL);
-	ck_assert_int_eq(zc_p2p_providers(x.ctx, x.f, NULL, 0), 4);
+	ck_assert_int_eq(zc_p2p_providers(NULL, x.f, pv, 8, sizeof(pv[0])), -EINVAL);
+	ck_assert_int_eq(zc_p2p_providers(x.ctx, x.f, NULL, 8, sizeof(pv[0])), -EINVAL);
+	ck_assert_int_eq(zc_p2p_providers(x.ctx, x.f, NULL, 0, 0), 4);
+	/* a caller built with a later, larger struct: stride kept, the
+	 * fields this library lacks zeroed */
+	{
+		struct later {
+			struct zc_p2p_provider p;
+			uint64_t added;
+		} lt[4];
+
+		memset(lt, 0xa5, sizeof(lt));
+		ck_assert_int_eq(zc_p2p_providers(x.ctx, x.f, &lt[0].p, 4,
+						  sizeof(lt[0])), 4);
+		ck_assert_str_eq(lt[1].p.pci_bdf, "0000:04:00.0");
+		ck_assert_uint_eq(lt[1].added, 0);
+		ck_assert_int_eq(zc_p2p_providers(x.ctx, x.f, pv, 8, 16), -EINVAL);
+	}
 	fx_close(&x);
 }
 END_TEST
@@ -572,6 +589,40 @@ START_TEST(test_p2p_refusals)
 }
 END_TEST
 
+/* the same machine with the file's disk not NVMe (a SCSI disk on the
+ * same function): its queue takes no p2p pages, bounce it is */
+static int child_not_nvme(void *arg)
+{
+	struct zc_attempt a;
+	struct zc_reg *r;
+	uint8_t *mem;
+	struct fx x;
+
+	(void)arg;
+	g_disk = "sda";
+	make_tree();
+	setenv("ZC_SYSFS_ROOT", g_root, 1);
+	fx_open(&x, O_RDWR | O_DIRECT);
+	mem = map_pool("0000:04:00.0");
+	ZT_CREQ(reg_p2p(&x, mem, ZC_ACCESS_READ | ZC_ACCESS_WRITE, 0, &r) == 0);
+	ZT_CREQ(zc_reg_backend(r) == ZC_BACKEND_BOUNCE);
+	ZT_CREQ(zt_find_attempt(r, ZC_BACKEND_P2P_BAR, &a) == 1);
+	ZT_CREQ_MSG(a.error == -EOPNOTSUPP && strstr(a.reason, "not NVMe"), "%s",
+		    a.reason);
+	ZT_CREQ(zc_read(r, 0, 4096, 65536) == 65536);
+	ZT_CREQ(zt_verify(mem, 65536, SEED, 4096) == -1);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+	munmap(mem, CHUNK);
+	fx_close(&x);
+	return 0;
+}
+
+START_TEST(test_p2p_not_nvme_falls_back)
+{
+	ZT_CK_CHILD_OK(zt_fork_run(child_not_nvme, NULL));
+}
+END_TEST
+
 static int child_fault_io(void *arg)
 {
 	struct zc_reg *r;
@@ -619,7 +670,7 @@ static int child_no_publisher(void *arg)
 	ZT_CREQ(bi.available == !!strstr(bi.reason, "dma-buf memory regions on"));
 	zc_ctx_destroy(ctx);
 	fx_open(&x, O_RDWR | O_DIRECT);
-	ZT_CREQ(zc_p2p_providers(x.ctx, x.f, NULL, 0) == 0);
+	ZT_CREQ(zc_p2p_providers(x.ctx, x.f, NULL, 0, 0) == 0);
 	ZT_CREQ(zc_p2p_alloc(x.f, NULL, CHUNK, &p) == -ENODEV);
 	fx_close(&x);
 	return 0;
@@ -671,7 +722,7 @@ END_TEST
 static void real_pick(struct fx *x, bool own, char *bdf)
 {
 	struct zc_p2p_provider pv[8];
-	int n = zc_p2p_providers(x->ctx, x->f, pv, 8);
+	int n = zc_p2p_providers(x->ctx, x->f, pv, 8, sizeof(pv[0]));
 
 	ck_assert_int_ge(n, 0);
 	for (int i = 0; i < n && i < 8; i++) {
@@ -766,7 +817,7 @@ static void real_require(void)
 		fprintf(stderr, "zc_ctx_create failed\n");
 		exit(1);
 	}
-	n = zc_p2p_providers(ctx, NULL, pv, 8);
+	n = zc_p2p_providers(ctx, NULL, pv, 8, sizeof(pv[0]));
 	zc_ctx_destroy(ctx);
 	if (n <= 0)
 		zt_skip("no p2pmem publisher in /sys/bus/pci/devices");
@@ -831,6 +882,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_p2p_unreachable_falls_back);
 	tcase_add_test(tc, test_p2p_buffered_file_falls_back);
 	tcase_add_test(tc, test_p2p_refusals);
+	tcase_add_test(tc, test_p2p_not_nvme_falls_back);
 	tcase_add_test(tc, test_p2p_fault_io);
 	suite_add_tcase(s, tc);
 	return zt_run_suite(s);

@@ -105,12 +105,10 @@ static int p2p_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 	int dist, used;
 
 	if (req->mem_type == ZC_MEM_DMABUF) {
-		if (!(req->access & ZC_REMOTE)) {
-			snprintf(reason, len, "no kernel interface moves file data "
-				 "straight into a dma-buf (Linux 7.3): only remote "
-				 "access is p2p_bar's");
-			return -EOPNOTSUPP;
-		}
+		/* no kernel interface moves file data straight into a dma-buf
+		 * (Linux 7.3): local I/O on one is bounce's, by design */
+		if (!(req->access & ZC_REMOTE))
+			return ZC_SCORE_NOT_APPLICABLE;
 		return zc_mr_possible(ctx, req, reason, len);
 	}
 	if (req->access & ZC_REMOTE) {
@@ -129,6 +127,14 @@ static int p2p_score(struct zc_ctx *ctx, const struct zc_reg_req *req,
 			 "context was made: no PCI topology to judge %s by",
 			 req->p2p_bdf);
 		return -ENODEV;
+	}
+	/* the block layer takes p2p pages only from queues that say they
+	 * can (BLK_FEAT_PCI_P2PDMA): NVMe's; elsewhere GUP refuses them */
+	if (strncmp(fi->blockdev, "nvme", 4)) {
+		snprintf(reason, len, "the file's disk %s is not NVMe: only NVMe "
+			 "queues take PCI peer-to-peer pages", fi->blockdev[0] ?
+			 fi->blockdev : "(none)");
+		return -EOPNOTSUPP;
 	}
 	if (!fi->pci_bdf[0]) {
 		snprintf(reason, len, "the file's device%s%s is not a PCI "

@@ -162,14 +162,16 @@ static void name(struct pci_dev *d, char out[ZC_PCI_BDF_LEN])
 
 /* ---- the live system, through sysfs ---------------------------------- */
 
-/* "dddd:bb:dd.f" exactly, as sysfs names functions */
+/* "dddd:bb:dd.f" as sysfs names functions: a domain of 4 hex digits, or
+ * more behind an Intel VMD ("10000:01:00.0") */
 static bool is_bdf(const char *s, size_t len)
 {
 	unsigned d, b, dv, f;
 	int end = 0;
 
-	return len == 12 && sscanf(s, "%4x:%2x:%2x.%1x%n", &d, &b, &dv, &f, &end) == 4 &&
-	       end == 12;
+	return len >= 12 && len < ZC_PCI_BDF_LEN && s[len - 8] == ':' &&
+	       sscanf(s, "%8x:%2x:%2x.%1x%n", &d, &b, &dv, &f, &end) == 4 &&
+	       (size_t)end == len;
 }
 
 /* the canonical device directory of function bdf; -ENODEV if none */

@@ -444,7 +444,7 @@ static void probe_map_file(struct zc_file *zf, struct file_report *fr)
 static void probe_p2p(struct zc_ctx *ctx, const struct zc_file *zf,
 		      struct p2p_report *pr)
 {
-	int cap = zc_p2p_providers(ctx, zf, NULL, 0), n;
+	int cap = zc_p2p_providers(ctx, zf, NULL, 0, 0), n;
 
 	memset(pr, 0, sizeof *pr);
 	if (cap <= 0) {
@@ -456,7 +456,8 @@ static void probe_p2p(struct zc_ctx *ctx, const struct zc_file *zf,
 		pr->err = -ENOMEM;
 		return;
 	}
-	n = zc_p2p_providers(ctx, zf, pr->list, (unsigned)cap);
+	n = zc_p2p_providers(ctx, zf, pr->list, (unsigned)cap,
+			     sizeof(*pr->list));
 	if (n < 0)
 		pr->err = n;
 	else
