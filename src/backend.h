@@ -207,10 +207,11 @@ int zc_plain_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
  * where cpu (PCIe peer memory, which the kernel's copy cannot reach) */
 ssize_t zc_staged_rw(struct zc_file *f, enum zc_dir dir, void *buf, size_t len,
 		     uint64_t off, bool cpu);
-/* I/O on memory the file's device does not DMAs into (r->cpu_only):
- * copied by the CPU, through staging on O_DIRECT, a dma-buf's CPU access
- * bracketed with DMA_BUF_IOCTL_SYNC; passes the "io" fault step. Its
- * prep runs such ops inline (plain ring ops otherwise). */
+/* The io and prep ops of a backend whose memory may be memory the file's
+ * device does not DMA into (r->cpu_only): then copied by the CPU, through
+ * staging on O_DIRECT, a dma-buf's CPU access bracketed with
+ * DMA_BUF_IOCTL_SYNC, queued ops run inline; otherwise zc_plain_io and
+ * zc_plain_prep. Both pass the "io" fault step. */
 ssize_t zc_devmem_io(struct zc_reg *r, const struct zc_io *io);
 int zc_devmem_prep(struct zc_queue *q, struct zc_reg *r, const struct zc_io *io,
 		   uint64_t cookie);

@@ -339,8 +339,11 @@ ssize_t zc_devmem_io(struct zc_reg *r, const struct zc_io *io)
 	const bool to_mem = io->dir == ZC_DIR_READ;
 	struct zc_file *f = r->file;
 	ssize_t n;
-	int ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
+	int ret;
 
+	if (!r->cpu_only)
+		return zc_plain_io(r, io);
+	ret = zc_fault_hit(r->ctx->faults, r->backend, "io");
 	if (ret)
 		return ret;
 	/* the CPU writes the buffer for a read, reads it for a write */

@@ -9,7 +9,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* secure_getenv */
 #endif
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -305,24 +304,23 @@ bool zc_p2p_path_ok(enum zc_p2p_path path, char *reason, size_t len)
 	return false;
 }
 
-/* ---- whose memory -------------------------------------------------------- */
-
-/* "dddd:bb:dd.f" as the kernel names a PCI function (a domain may have
- * more than 4 hex digits: VMD domains start at 10000) */
-static bool is_bdf(const char *s, size_t n)
+bool zc_p2p_reachable(struct zc_pci *pci, const char *provider,
+		      const char *client, int *dist, char *reason, size_t len)
 {
-	size_t dom = 0;
+	char verdict[192];
+	enum zc_p2p_path path;
+	bool ok;
+	size_t used;
 
-	while (dom < n && isxdigit((unsigned char)s[dom]))
-		dom++;
-	if (dom < 4 || dom > 7 || n != dom + 8) /* and it fits ZC_P2P_BDF_LEN */
-		return false;
-	s += dom;
-	return s[0] == ':' && isxdigit((unsigned char)s[1]) &&
-	       isxdigit((unsigned char)s[2]) && s[3] == ':' &&
-	       s[4] >= '0' && s[4] <= '1' && isxdigit((unsigned char)s[5]) &&
-	       s[6] == '.' && s[7] >= '0' && s[7] <= '7';
+	path = zc_p2p_reach(pci, provider, client, dist, reason, len);
+	ok = zc_p2p_path_ok(path, verdict, sizeof(verdict));
+	used = strlen(reason);
+	if (used + 2 < len)
+		snprintf(reason + used, len - used, "; %s", verdict);
+	return ok;
 }
+
+/* ---- whose memory -------------------------------------------------------- */
 
 int zc_p2p_mem_publisher(const void *addr, size_t len,
 			 char bdf[ZC_P2P_BDF_LEN], char *reason, size_t rlen)
@@ -369,7 +367,7 @@ int zc_p2p_mem_publisher(const void *addr, size_t len,
 	dev = r.path + n;
 	while (dev > r.path && dev[-1] != '/')
 		dev--;
-	if (!is_bdf(dev, (size_t)(r.path + n - dev))) {
+	if (!zc_sysfs_is_bdf(dev, (size_t)(r.path + n - dev))) {
 		snprintf(reason, rlen,
 			 "[%p,+%zu) is a mapping of %s, whose directory names no PCI function",
 			 addr, len, r.path);

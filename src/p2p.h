@@ -74,7 +74,7 @@ bool zc_p2p_path_ok(enum zc_p2p_path path, char *reason, size_t len);
 int zc_p2p_mem_publisher(const void *addr, size_t len,
 			 char bdf[ZC_P2P_BDF_LEN], char *reason, size_t rlen);
 
-/* zc_p2p_reach and zc_p2p_path_ok together (p2p_api.c): whether the
+/* zc_p2p_reach and zc_p2p_path_ok together: whether the
  * kernel moves data between provider and client, with the path and the
  * verdict in one reason ("behind bridge ...: the kernel allows it"). */
 bool zc_p2p_reachable(struct zc_pci *pci, const char *provider,

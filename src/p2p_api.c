@@ -16,22 +16,6 @@
 #include "p2p.h"
 #include "sys/sysfs.h"
 
-bool zc_p2p_reachable(struct zc_pci *pci, const char *provider,
-		      const char *client, int *dist, char *reason, size_t len)
-{
-	char verdict[ZC_REASON_LEN];
-	enum zc_p2p_path path;
-	bool ok;
-	size_t used;
-
-	path = zc_p2p_reach(pci, provider, client, dist, reason, len);
-	ok = zc_p2p_path_ok(path, verdict, sizeof(verdict));
-	used = strlen(reason);
-	if (used + 2 < len)
-		snprintf(reason + used, len - used, "; %s", verdict);
-	return ok;
-}
-
 /* the publishers with their reach from f's device, nearest first: how
  * many (into *out, freed by the caller), or -errno with a reason */
 static int provider_list(const struct zc_file *f, struct zc_p2p_provider **out,
@@ -148,22 +132,6 @@ ZC_API int zc_p2p_providers(struct zc_ctx *ctx, const struct zc_file *f,
 	return n;
 }
 
-/* bdf must be a PCI address as sysfs names it: no path tricks */
-static bool bdf_valid(const char *bdf)
-{
-	unsigned d, b, s, fn;
-	char again[ZC_P2P_BDF_LEN];
-	int end = 0;
-
-	/* a domain of 4 hex digits, or more behind an Intel VMD */
-	if (strlen(bdf) >= ZC_P2P_BDF_LEN ||
-	    sscanf(bdf, "%8x:%2x:%2x.%1x%n", &d, &b, &s, &fn, &end) != 4 ||
-	    bdf[end])
-		return false;
-	snprintf(again, sizeof(again), "%04x:%02x:%02x.%x", d, b, s, fn);
-	return !strcmp(again, bdf);
-}
-
 /* The publisher for a length-byte chunk near f: 0 with its bdf, or -errno
  * with the reason. */
 static int choose(struct zc_file *f, size_t length, char *bdf, char *reason,
@@ -219,7 +187,8 @@ ZC_API int zc_p2p_alloc(struct zc_file *f, const char *pci_bdf, size_t length,
 		return -EINVAL;
 	ZC_REFUSE_IN_CHILD(f->ctx, "zc_p2p_alloc");
 	if (pci_bdf) {
-		if (!bdf_valid(pci_bdf)) {
+		/* a PCI address as sysfs names it: no path tricks */
+		if (!zc_sysfs_is_bdf(pci_bdf, strlen(pci_bdf))) {
 			zc_err(f->ctx, "zc_p2p_alloc: \"%s\" is not a PCI address "
 			       "(dddd:bb:dd.f)", pci_bdf);
 			return -EINVAL;

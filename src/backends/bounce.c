@@ -134,11 +134,6 @@ static void bounce_dereg(struct zc_reg *r)
 	zc_unmap(r);
 }
 
-static ssize_t bounce_io(struct zc_reg *r, const struct zc_io *io)
-{
-	return r->cpu_only ? zc_devmem_io(r, io) : zc_plain_io(r, io);
-}
-
 static int bounce_sync(struct zc_reg *r, size_t reg_off, size_t len)
 {
 	ssize_t n;
@@ -166,7 +161,7 @@ const struct zc_backend_ops zc_bounce_ops = {
 	.score = bounce_score,
 	.reg = bounce_reg,
 	.dereg = bounce_dereg,
-	.io = bounce_io,
+	.io = zc_devmem_io,
 	.prep = zc_devmem_prep,
 	.sync = bounce_sync,
 	.rdma_keys = zc_mr_keys,

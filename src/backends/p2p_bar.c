@@ -198,11 +198,6 @@ static void p2p_dereg(struct zc_reg *r)
 	zc_unmap(r);
 }
 
-static ssize_t p2p_io(struct zc_reg *r, const struct zc_io *io)
-{
-	return r->cpu_only ? zc_devmem_io(r, io) : zc_plain_io(r, io);
-}
-
 static const char *const p2p_fault_steps[] = { "probe", "reg_mr", "io", NULL };
 
 const struct zc_backend_ops zc_p2p_bar_ops = {
@@ -218,7 +213,7 @@ const struct zc_backend_ops zc_p2p_bar_ops = {
 	.score = p2p_score,
 	.reg = p2p_reg,
 	.dereg = p2p_dereg,
-	.io = p2p_io,
+	.io = zc_devmem_io,
 	.prep = zc_devmem_prep,
 	.rdma_keys = zc_mr_keys,
 };

@@ -162,25 +162,13 @@ static void name(struct pci_dev *d, char out[ZC_PCI_BDF_LEN])
 
 /* ---- the live system, through sysfs ---------------------------------- */
 
-/* "dddd:bb:dd.f" as sysfs names functions: a domain of 4 hex digits, or
- * more behind an Intel VMD ("10000:01:00.0") */
-static bool is_bdf(const char *s, size_t len)
-{
-	unsigned d, b, dv, f;
-	int end = 0;
-
-	return len >= 12 && len < ZC_PCI_BDF_LEN && s[len - 8] == ':' &&
-	       sscanf(s, "%8x:%2x:%2x.%1x%n", &d, &b, &dv, &f, &end) == 4 &&
-	       (size_t)end == len;
-}
-
 /* the canonical device directory of function bdf; -ENODEV if none */
 static int live_dir(const char *bdf, char *dir, size_t len)
 {
 	char rel[64], last[ZC_PCI_BDF_LEN];
 	const char *slash;
 
-	if (!is_bdf(bdf, strlen(bdf)))
+	if (!zc_sysfs_is_bdf(bdf, strlen(bdf)))
 		return -ENODEV;
 	snprintf(rel, sizeof(rel), "bus/pci/devices/%s", bdf);
 	if (zc_sysfs_resolve(rel, dir, len))
@@ -208,7 +196,7 @@ static int live_upstream(const char *bdf, char (*chain)[ZC_PCI_BDF_LEN],
 		*end = '\0';
 		start = strrchr(dir, '/');
 		start = start ? start + 1 : dir;
-		if (!is_bdf(start, strlen(start)))
+		if (!zc_sysfs_is_bdf(start, strlen(start)))
 			break;
 		if (n < max)
 			snprintf(chain[n], ZC_PCI_BDF_LEN, "%s", start);

@@ -230,13 +230,11 @@ static bool hex_run(const char *s, size_t n)
 	return true;
 }
 
-/* "dddd:bb:dd.f". The domain has 4 hex digits, or 5-6 where a host bridge
- * such as Intel VMD adds domains from 0x10000; the result fits pci_bdf[16]. */
-static bool is_pci_bdf(const char *s, size_t n)
+bool zc_sysfs_is_bdf(const char *s, size_t n)
 {
 	size_t d; /* digits in the domain */
 
-	if (n < 12 || n > 14)
+	if (n < 12 || n > 15)
 		return false;
 	d = n - 8;
 	return hex_run(s, d) && s[d] == ':' && hex_run(s + d + 1, 2) &&
@@ -262,7 +260,7 @@ int zc_sysfs_disk_pci(const char *disk_dir, char *bdf, size_t len)
 		return err;
 	for (comp = strtok_r(dev, "/", &save); comp;
 	     comp = strtok_r(NULL, "/", &save))
-		if (is_pci_bdf(comp, strlen(comp)))
+		if (zc_sysfs_is_bdf(comp, strlen(comp)))
 			last = comp;
 	if (!last)
 		return -ENODEV;
@@ -275,7 +273,7 @@ int zc_sysfs_pci_numa_node(const char *bdf)
 	long node;
 
 	/* checked first: bdf goes into a path */
-	if (!is_pci_bdf(bdf, strlen(bdf)))
+	if (!zc_sysfs_is_bdf(bdf, strlen(bdf)))
 		return -1;
 	snprintf(rel, sizeof rel, "bus/pci/devices/%s/numa_node", bdf);
 	if (zc_sysfs_read_long(rel, &node) || node < -1 || node > 65535)

@@ -9,6 +9,7 @@
 #ifndef ZC_SYS_SYSFS_H
 #define ZC_SYS_SYSFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* $ZC_SYSFS_ROOT or "/sys", as given (not canonicalised) */
@@ -33,6 +34,10 @@ int zc_sysfs_disk_name(const char *disk_dir, char *out, size_t len);
 long zc_sysfs_logical_block_size(const char *disk_dir);
 /* queue/max_segments of the disk: > 0, or -errno */
 long zc_sysfs_max_segments(const char *disk_dir);
+/* s[0..n) is a PCI function's name as sysfs gives it, "dddd:bb:dd.f":
+ * the domain has 4 hex digits, or up to 7 where a host bridge such as
+ * Intel VMD adds domains from 0x10000 (it fits 16 bytes with its NUL) */
+bool zc_sysfs_is_bdf(const char *s, size_t n);
 /* PCI function ("0000:00:02.0") the disk hangs off */
 int zc_sysfs_disk_pci(const char *disk_dir, char *bdf, size_t len);
 /* NUMA node of a PCI function; -1 when unknown */
