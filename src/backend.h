@@ -114,10 +114,11 @@ struct zc_backend_ops {
 /* Take the zero-copy path away from r, in two steps with the file's
  * revoke_lock held across both. begin: drain, unpin; r->revoking stays
  * set, so every data path waits. end: private memory, the backend's
- * revoke_to (or revoked with ZC_REG_NO_FALLBACK), events, and revoking
- * cleared. */
+ * revoke_to (or revoked with ZC_REG_NO_FALLBACK), the attempts rewritten
+ * (zc_reg_attempts), events, and revoking cleared. why: what caused it,
+ * for the attempts and the log. */
 void zc_reg_revoke_begin(struct zc_reg *r);
-void zc_reg_revoke_end(struct zc_reg *r, int error);
+void zc_reg_revoke_end(struct zc_reg *r, int error, const char *why);
 
 /* fixed.c: memory that is an io_uring fixed buffer (uring_fixed, pin_lease) */
 int zc_fixed_pin(struct zc_reg *r, enum zc_backend b, char *reason, size_t len);

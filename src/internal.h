@@ -74,6 +74,8 @@ static inline void zc_reg_exit(_Atomic int *counter)
 	atomic_fetch_sub_explicit(counter, 1, memory_order_release);
 }
 int zc_select_and_register(struct zc_reg *r, uint64_t allowed);
+void zc_attempts_revoked(struct zc_reg *r, enum zc_backend from,
+			 enum zc_backend to, const char *what);
 
 /* ------------------------------------------------------------------ */
 /* io.c                                                                 */

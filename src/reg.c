@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Registrations: argument checks, selection, accessors, destruction. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -283,14 +284,20 @@ ZC_API size_t zc_reg_length(const struct zc_reg *r)
 ZC_API int zc_reg_attempts(const struct zc_reg *r, struct zc_attempt *out,
 			   unsigned max)
 {
+	unsigned n;
+
 	if (!r || (!out && max)) {
 		if (r)
 			zc_err(r->ctx, "zc_reg_attempts: out is NULL with max %u", max);
 		return -EINVAL;
 	}
+	/* a revocation rewrites them under this lock */
+	pthread_mutex_lock(&r->file->revoke_lock);
+	n = r->nr_attempts;
 	if (max)
-		memcpy(out, r->attempts, ZC_MIN(max, r->nr_attempts) * sizeof(*out));
-	return (int)r->nr_attempts;
+		memcpy(out, r->attempts, ZC_MIN(max, n) * sizeof(*out));
+	pthread_mutex_unlock(&r->file->revoke_lock);
+	return (int)n;
 }
 
 /* r's ops, which a revocation on another thread may be replacing */
@@ -372,12 +379,12 @@ void zc_reg_revoke_begin(struct zc_reg *r)
 	r->ops->unpin(r);
 }
 
-void zc_reg_revoke_end(struct zc_reg *r, int error)
+void zc_reg_revoke_end(struct zc_reg *r, int error, const char *why)
 {
 	struct zc_ctx *ctx = r->ctx;
 	enum zc_backend from = r->backend, to = r->ops->revoke_to;
 	bool stay_revoked = r->req.flags & ZC_REG_NO_FALLBACK;
-	char reason[ZC_REASON_LEN] = "";
+	char reason[ZC_REASON_LEN] = "", what[ZC_REASON_LEN];
 	int ret = 0;
 
 	if (!atomic_load(&r->revoking))
@@ -396,15 +403,23 @@ void zc_reg_revoke_end(struct zc_reg *r, int error)
 			zc_err(ctx, "revocation of a %s registration could not keep "
 			       "its memory: %s; the registration is left revoked",
 			       zc_backend_name(from), reason);
+		snprintf(what, sizeof(what), "revoked (%s); %s%s: I/O fails with "
+			 "EKEYREVOKED", why,
+			 ret ? "its memory could not be kept: " :
+			 r->req.flags & ZC_REG_NO_FALLBACK ? "ZC_REG_NO_FALLBACK" :
+			 "no backend takes over", reason);
 	} else {
 		__atomic_store_n(&r->ops, zc_registry_ops(to), __ATOMIC_RELAXED);
 		__atomic_store_n(&r->backend, to, __ATOMIC_RELAXED);
 		r->fallback = true;
 		zc_count(&ctx->stats.fallbacks, 1);
+		snprintf(what, sizeof(what), "revoked (%s); %s took over", why,
+			 zc_backend_name(to));
 	}
+	zc_attempts_revoked(r, from, to, what);
 	zc_count(&ctx->stats.revocations, 1);
-	zc_info(ctx, "%s registration of %zu bytes revoked; now %s%s",
-		zc_backend_name(from), r->length,
+	zc_info(ctx, "%s registration of %zu bytes revoked (%s); now %s%s",
+		zc_backend_name(from), r->length, why,
 		to == ZC_BACKEND_NONE ? "revoked: I/O fails with EKEYREVOKED" : "on ",
 		to == ZC_BACKEND_NONE ? "" : zc_backend_name(to));
 	zc_event_post(ctx, ZC_EVENT_REVOKED, from, to, r, error);

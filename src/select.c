@@ -199,6 +199,8 @@ int zc_select_and_register(struct zc_reg *r, uint64_t allowed)
 		log_failure(r, ret);
 		return ret;
 	}
+	/* a revocation rewrites the attempts under the file's revoke lock */
+	pthread_mutex_lock(&r->file->revoke_lock);
 	lost = first_lost(r, landed);
 	if (lost >= 0) {
 		r->fallback = true;
@@ -208,5 +210,36 @@ int zc_select_and_register(struct zc_reg *r, uint64_t allowed)
 			zc_backend_name(r->attempts[lost].backend),
 			r->attempts[lost].reason);
 	}
+	pthread_mutex_unlock(&r->file->revoke_lock);
 	return 0;
+}
+
+/* After a revocation the attempts still end with the backend in use: the
+ * revoked one keeps its place with -EKEYREVOKED and what happened, and the
+ * one that took over (none: the registration stays revoked) moves to the
+ * end with error 0. Called with the file's revoke lock held. */
+void zc_attempts_revoked(struct zc_reg *r, enum zc_backend from,
+			 enum zc_backend to, const char *what)
+{
+	char reason[ZC_REASON_LEN];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < r->nr_attempts; i++) {
+		struct zc_attempt *a = &r->attempts[i];
+
+		if (a->backend == to)
+			continue;
+		if (a->backend == from && !a->error) {
+			a->error = -EKEYREVOKED;
+			snprintf(a->reason, sizeof(a->reason), "%s", what);
+		}
+		r->attempts[n++] = *a;
+	}
+	r->nr_attempts = n;
+	if (to != ZC_BACKEND_NONE) {
+		snprintf(reason, sizeof(reason), "took over when %s was revoked: "
+			 "library memory holding the file's bytes, at the same address",
+			 zc_backend_name(from));
+		record(r, to, 0, reason);
+	}
 }

@@ -439,6 +439,45 @@ static void ev_check(const struct zc_event *e, uint32_t type, enum zc_backend to
 		      zc_backend_name(to), (const void *)r, all);
 }
 
+/* After a break zc_reg_attempts tells the story: pin_lease keeps its
+ * place, revoked and why, each backend at most once, and the last entry
+ * is the backend in use (to; none when the registration stays revoked). */
+static void attempts_after_break(const struct zc_reg *r, enum zc_backend to)
+{
+	struct zc_attempt a[ZC_BACKEND_MAX];
+	uint64_t seen = 0;
+	int n, revoked = -1;
+	char ab[2048];
+
+	n = zc_reg_attempts(r, a, ZT_ARRAY_SIZE(a));
+	zt_attempts_str(r, ab, sizeof ab);
+	printf("pin_lease.%s: attempts after the break: %s\n", g_variant, ab);
+	ck_assert_msg(n >= 1 && n <= (int)ZT_ARRAY_SIZE(a), "%d attempts: %s", n, ab);
+	for (int i = 0; i < n; i++) {
+		ck_assert_msg(!(seen & ZC_BACKEND_BIT(a[i].backend)),
+			      "%s listed twice: %s", zc_backend_name(a[i].backend), ab);
+		seen |= ZC_BACKEND_BIT(a[i].backend);
+		ck_assert_msg(a[i].error || i == n - 1,
+			      "entry %d of %d has error 0: %s", i, n, ab);
+		if (a[i].backend == ZC_BACKEND_PIN_LEASE)
+			revoked = i;
+	}
+	ck_assert_msg(revoked >= 0 && a[revoked].error == -EKEYREVOKED &&
+			      strstr(a[revoked].reason, "lease was broken"),
+		      "pin_lease is not listed as revoked by the break: %s", ab);
+	if (to == ZC_BACKEND_NONE) {
+		ck_assert_msg(revoked == n - 1 && strstr(a[revoked].reason,
+							 "ZC_REG_NO_FALLBACK"),
+			      "a registration left revoked: %s", ab);
+		return;
+	}
+	ck_assert_msg(a[n - 1].backend == to && a[n - 1].error == 0 &&
+			      strstr(a[n - 1].reason, "took over when pin_lease was revoked"),
+		      "the last entry is not %s in use: %s", zc_backend_name(to), ab);
+	ck_assert_msg(revoked < n - 1, "pin_lease listed after %s: %s",
+		      zc_backend_name(to), ab);
+}
+
 /* ------------------------------------------------------------------ */
 /* tmpfs: one break of each kind                                        */
 
@@ -539,6 +578,7 @@ static void break_test(enum brk_kind kind, bool app_sig)
 		      zc_backend_name(zc_reg_backend(r)));
 	ck_assert_ptr_eq(zc_reg_addr(r), a);
 	ck_assert_int_eq(zc_reg_length(r), REG_LEN);
+	attempts_after_break(r, ZC_BACKEND_BOUNCE);
 	check_map_contents(a, valid, "after the break");
 	for (size_t i = valid; i < REG_LEN; i++)
 		if (a[i] && a[i] != zt_pat(SEED_FILE, REG_OFF + i))
@@ -668,6 +708,7 @@ START_TEST(test_pl_no_fallback_stays_revoked_and_destroys)
 	lease_is(x.fd, F_UNLCK, "after the break");
 	ck_assert_msg(zc_reg_backend(r) != ZC_BACKEND_BOUNCE,
 		      "ZC_REG_NO_FALLBACK registration moved to bounce");
+	attempts_after_break(r, ZC_BACKEND_NONE);
 
 	ck_assert_int_eq(zc_read(r, 0, REG_OFF, 4096), -EKEYREVOKED);
 	ck_assert_int_eq(zc_write(r, 0, REG_OFF, 4096), -EKEYREVOKED);

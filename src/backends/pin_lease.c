@@ -228,7 +228,7 @@ static void pl_on_break(struct zc_lease *l)
 
 			regs = next_of(r);
 			r->priv = NULL;
-			zc_reg_revoke_end(r, 0);
+			zc_reg_revoke_end(r, 0, "the file's lease was broken by another opener");
 		}
 	}
 	pthread_mutex_unlock(&f->revoke_lock);
