@@ -607,28 +607,49 @@ int zc_ring_submit(struct zc_ring *ring, bool hold_signals)
 	return ret;
 }
 
-/* Wait for min CQEs until deadline (NULL: none). A signal ends one wait;
+/*
+ * Wait for min CQEs until deadline (NULL: none). A signal ends one wait;
  * the next is only for the time that is left, so an application's
- * interval timer cannot stretch the caller's timeout without end. */
+ * interval timer cannot stretch the caller's timeout without end.
+ *
+ * Once a signal has ended a wait, the rest is waited for in slices of at
+ * most ZC_HELD_WAIT_NS with the thread's signals blocked by the kernel for
+ * the slice (io_uring_enter's sigmask), and let through between slices.
+ * An op that needs an io-wq worker the ring has not started yet waits for
+ * the kernel to start one from this thread, which it cannot do while a
+ * signal is pending: under a dense enough storm (a 50 us timer in an
+ * emulated guest) it retries until the storm ends, and nothing completes.
+ * A handler runs at most one slice late.
+ */
+#define ZC_HELD_WAIT_NS 500000
+
 static int wait_cqes(struct zc_ring *ring, unsigned min,
 		     const struct timespec *deadline)
 {
 	struct io_uring_cqe *cqe;
-	int64_t left = 0;
+	bool hold = false;
+	sigset_t all;
 	int ret;
 
-	do {
-		struct __kernel_timespec ts = { 0 };
+	sigfillset(&all);
+	for (;;) {
+		int64_t left = deadline ? zc_ns_left(deadline) : INT64_MAX;
+		int64_t wait = hold && left > ZC_HELD_WAIT_NS ? ZC_HELD_WAIT_NS : left;
+		struct __kernel_timespec ts = {
+			.tv_sec = wait / 1000000000,
+			.tv_nsec = wait % 1000000000,
+		};
 
-		if (deadline) {
-			left = zc_ns_left(deadline);
-			ts.tv_sec = left / 1000000000;
-			ts.tv_nsec = left % 1000000000;
-		}
+		if (deadline && !left)
+			return -ETIME;
 		ret = io_uring_wait_cqes(&ring->ring, &cqe, min,
-					 deadline ? &ts : NULL, NULL);
-	} while (ret == -EINTR && (!deadline || left));
-	return ret == -EINTR ? -ETIME : ret;
+					 deadline || hold ? &ts : NULL,
+					 hold ? &all : NULL);
+		if (ret == -EINTR)
+			hold = true;
+		else if (ret != -ETIME || wait == left)
+			return ret;
+	}
 }
 
 int zc_ring_reap(struct zc_ring *ring, unsigned max, unsigned min,
