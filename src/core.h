@@ -274,8 +274,17 @@ struct zc_reg {
 	_Atomic bool revoking; /* a revocation waits for inflight to drain */
 	bool revoked;          /* ZC_REG_NO_FALLBACK registration after a break */
 
+	/* selection's record, written by zc_reg_create only */
 	unsigned nr_attempts;
 	struct zc_attempt attempts[ZC_MAX_ATTEMPTS];
+	/* a revocation's, under the file's revoke_lock: zc_reg_attempts
+	 * shows the record with it applied (select.c). A revocation may
+	 * come before selection has recorded its success. */
+	struct zc_revocation {
+		bool happened;
+		enum zc_backend from, to;
+		char what[ZC_REASON_LEN];
+	} revocation;
 };
 
 #endif /* ZC_CORE_H */

@@ -76,6 +76,7 @@ static inline void zc_reg_exit(_Atomic int *counter)
 int zc_select_and_register(struct zc_reg *r, uint64_t allowed);
 void zc_attempts_revoked(struct zc_reg *r, enum zc_backend from,
 			 enum zc_backend to, const char *what);
+unsigned zc_attempts_view(const struct zc_reg *r, struct zc_attempt *out);
 
 /* ------------------------------------------------------------------ */
 /* io.c                                                                 */

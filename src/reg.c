@@ -284,6 +284,7 @@ ZC_API size_t zc_reg_length(const struct zc_reg *r)
 ZC_API int zc_reg_attempts(const struct zc_reg *r, struct zc_attempt *out,
 			   unsigned max)
 {
+	struct zc_attempt view[ZC_MAX_ATTEMPTS + 1];
 	unsigned n;
 
 	if (!r || (!out && max)) {
@@ -291,12 +292,9 @@ ZC_API int zc_reg_attempts(const struct zc_reg *r, struct zc_attempt *out,
 			zc_err(r->ctx, "zc_reg_attempts: out is NULL with max %u", max);
 		return -EINVAL;
 	}
-	/* a revocation rewrites them under this lock */
-	pthread_mutex_lock(&r->file->revoke_lock);
-	n = r->nr_attempts;
+	n = zc_attempts_view(r, view);
 	if (max)
-		memcpy(out, r->attempts, ZC_MIN(max, n) * sizeof(*out));
-	pthread_mutex_unlock(&r->file->revoke_lock);
+		memcpy(out, view, ZC_MIN(max, n) * sizeof(*out));
 	return (int)n;
 }
 

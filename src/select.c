@@ -199,8 +199,6 @@ int zc_select_and_register(struct zc_reg *r, uint64_t allowed)
 		log_failure(r, ret);
 		return ret;
 	}
-	/* a revocation rewrites the attempts under the file's revoke lock */
-	pthread_mutex_lock(&r->file->revoke_lock);
 	lost = first_lost(r, landed);
 	if (lost >= 0) {
 		r->fallback = true;
@@ -210,36 +208,52 @@ int zc_select_and_register(struct zc_reg *r, uint64_t allowed)
 			zc_backend_name(r->attempts[lost].backend),
 			r->attempts[lost].reason);
 	}
-	pthread_mutex_unlock(&r->file->revoke_lock);
 	return 0;
 }
 
-/* After a revocation the attempts still end with the backend in use: the
- * revoked one keeps its place with -EKEYREVOKED and what happened, and the
- * one that took over (none: the registration stays revoked) moves to the
- * end with error 0. Called with the file's revoke lock held. */
+/* Note a revocation for zc_reg_attempts (with the file's revoke lock
+ * held): what happened to from, and to that took over (ZC_BACKEND_NONE:
+ * the registration stays revoked). */
 void zc_attempts_revoked(struct zc_reg *r, enum zc_backend from,
 			 enum zc_backend to, const char *what)
 {
-	char reason[ZC_REASON_LEN];
+	r->revocation.happened = true;
+	r->revocation.from = from;
+	r->revocation.to = to;
+	snprintf(r->revocation.what, sizeof(r->revocation.what), "%s", what);
+}
+
+/* The record as zc_reg_attempts shows it: after a revocation it still
+ * ends with the backend in use. The revoked one keeps its place with
+ * -EKEYREVOKED and what happened, and the one that took over moves to the
+ * end with error 0. out holds ZC_MAX_ATTEMPTS + 1. */
+unsigned zc_attempts_view(const struct zc_reg *r, struct zc_attempt *out)
+{
+	struct zc_file *f = r->file;
+	struct zc_revocation rev;
 	unsigned n = 0;
 
+	pthread_mutex_lock(&f->revoke_lock);
+	rev = r->revocation;
+	pthread_mutex_unlock(&f->revoke_lock);
 	for (unsigned i = 0; i < r->nr_attempts; i++) {
-		struct zc_attempt *a = &r->attempts[i];
+		const struct zc_attempt *a = &r->attempts[i];
 
-		if (a->backend == to)
+		if (rev.happened && a->backend == rev.to)
 			continue;
-		if (a->backend == from && !a->error) {
-			a->error = -EKEYREVOKED;
-			snprintf(a->reason, sizeof(a->reason), "%s", what);
+		out[n] = *a;
+		if (rev.happened && a->backend == rev.from && !a->error) {
+			out[n].error = -EKEYREVOKED;
+			snprintf(out[n].reason, sizeof(out[n].reason), "%s", rev.what);
 		}
-		r->attempts[n++] = *a;
+		n++;
 	}
-	r->nr_attempts = n;
-	if (to != ZC_BACKEND_NONE) {
-		snprintf(reason, sizeof(reason), "took over when %s was revoked: "
-			 "library memory holding the file's bytes, at the same address",
-			 zc_backend_name(from));
-		record(r, to, 0, reason);
+	if (rev.happened && rev.to != ZC_BACKEND_NONE) {
+		out[n] = (struct zc_attempt){ .backend = rev.to };
+		snprintf(out[n].reason, sizeof(out[n].reason), "took over when %s "
+			 "was revoked: library memory holding the file's bytes, at "
+			 "the same address", zc_backend_name(rev.from));
+		n++;
 	}
+	return n;
 }
