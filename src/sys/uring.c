@@ -612,14 +612,15 @@ int zc_ring_submit(struct zc_ring *ring, bool hold_signals)
  * the next is only for the time that is left, so an application's
  * interval timer cannot stretch the caller's timeout without end.
  *
- * Once a signal has ended a wait, the rest is waited for in slices of at
- * most ZC_HELD_WAIT_NS with the thread's signals blocked by the kernel for
- * the slice (io_uring_enter's sigmask), and let through between slices.
- * An op that needs an io-wq worker the ring has not started yet waits for
- * the kernel to start one from this thread, which it cannot do while a
- * signal is pending: under a dense enough storm (a 50 us timer in an
- * emulated guest) it retries until the storm ends, and nothing completes.
- * A handler runs at most one slice late.
+ * A wait that a signal ended is followed by one of at most
+ * ZC_HELD_WAIT_NS with the thread's signals blocked by the kernel for its
+ * length (io_uring_enter's sigmask), then by a plain one again. An op
+ * that needs an io-wq worker the ring has not started yet waits for the
+ * kernel to start one from this thread, which it cannot do while a signal
+ * is pending: under a dense enough storm (a 50 us timer in an emulated
+ * guest) it retries until the storm ends, and nothing completes. Under a
+ * storm most of the wait is held, so the worker starts; a handler runs at
+ * most one held slice late, and a rare signal costs one short wait more.
  */
 #define ZC_HELD_WAIT_NS 500000
 
@@ -647,7 +648,9 @@ static int wait_cqes(struct zc_ring *ring, unsigned min,
 					 hold ? &all : NULL);
 		if (ret == -EINTR)
 			hold = true;
-		else if (ret != -ETIME || wait == left)
+		else if (ret == -ETIME && wait != left)
+			hold = false; /* the held slice is over */
+		else
 			return ret;
 	}
 }
