@@ -449,6 +449,27 @@ static int child_reap_deadline(void *arg)
 	}
 	ZT_CREQ_MSG(sigs >= 10 || !timed, "only %ld signals during the wait", sigs);
 
+	/* One signal in a long wait: the signals are held for one short wait
+	 * after it, not for the rest, which would wake the thread every half
+	 * millisecond until the 200 ms are over. */
+	if (timed) {
+		struct rusage ru0, ru1;
+		long woke;
+
+		signal_storm(10000, 1);
+		ZT_CREQ(getrusage(RUSAGE_THREAD, &ru0) == 0);
+		n = zc_reap(q, &c, 1, 1, 200);
+		ZT_CREQ(getrusage(RUSAGE_THREAD, &ru1) == 0);
+		signal_storm_end();
+		ZT_CREQ_MSG(n == 0, "zc_reap: %d, expected 0 (nothing completes)", n);
+		woke = ru1.ru_nvcsw - ru0.ru_nvcsw;
+		printf("limits.signals: a 200 ms zc_reap with %ld signal slept %ld times\n",
+		       (long)g_signals, woke);
+		ZT_CREQ_MSG(g_signals == 1, "%ld signals, expected 1", (long)g_signals);
+		ZT_CREQ_MSG(woke < 20, "a 200 ms zc_reap with one signal in it slept %ld "
+			    "times: it kept waking up after the signal", woke);
+	}
+
 	ZT_CREQ(write(p[1], "x", 1) == 1);
 	ZT_CREQ(zc_reap(q, &c, 1, 1, 10000) == 1);
 	ZT_CREQ_MSG(c.user_data == 77 && c.res == 1, "pipe read: user_data %llu res %lld",
