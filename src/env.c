@@ -163,6 +163,7 @@ static const char *const core_steps[] = {
 	"statx",      /* file.c */
 	"mmap",       /* io.c */
 	"p2p_alloc",  /* p2p_api.c: mapping p2pmem/allocate */
+	"complete",   /* queue.c: a completion the ring delivers */
 	NULL,
 };
 static const char *const every_backend_steps[] = { "reg", NULL };

@@ -324,8 +324,11 @@ static bool reap_one(void *arg, uint64_t cookie, int res)
 	struct reap_state *st = arg;
 	struct zc_queue *q = st->q;
 	struct zc_op *op = &q->ops[cookie];
+	const int injected = zc_fault_hit(q->ctx->faults, ZC_BACKEND_NONE, "complete");
 
 	q->ring_inflight--;
+	if (injected)
+		res = injected; /* as if the kernel had said so */
 	if (res == -ECANCELED && st->may_resubmit && resubmit(q, op)) {
 		st->resubmitted++;
 		return false;

@@ -4,7 +4,7 @@
  * ext4 file with unaligned I/O, and bounce:alloc.copy, a ZC_REG_MAP_FILE
  * registration of an ext4 file). The steps are those the library calls
  * zc_fault_hit() for:
- *   core:ring_setup core:clone core:statx core:mmap
+ *   core:ring_setup core:clone core:statx core:mmap core:complete
  *   uring_fixed:reg uring_fixed:register uring_fixed:io
  *   pin_lease:reg pin_lease:lease pin_lease:register pin_lease:io
  *   bounce:reg bounce:alloc bounce:io
@@ -1482,6 +1482,123 @@ static int statx_nth(void *arg)
 }
 
 /* ------------------------------------------------------------------ */
+/* core:complete                                                         */
+
+/* Two reads and a write queued on an ext4 file (buffered: on the ring,
+ * where tmpfs would run them inline); their completions, by user_data. */
+static void complete_three(struct zc_ctx *ctx, struct zc_reg *r, struct zc_completion c[3])
+{
+	struct zc_queue *q;
+	int got = 0;
+
+	ZT_CREQ(zc_queue_create(ctx, 8, 0, &q) == 0);
+	ZT_CREQ(zc_prep_read(q, r, 0, ASYNC_RD1_OFF, 30000, 1) == 0);
+	ZT_CREQ(zc_prep_read(q, r, 40000, ASYNC_RD2_OFF, 20000, 2) == 0);
+	ZT_CREQ(zc_prep_write(q, r, 100000, ASYNC_WR_OFF, 25000, 3) == 0);
+	ZT_CREQ(zc_submit(q) == 3);
+	while (got < 3) {
+		int k = zc_reap(q, c + got, 3 - (unsigned)got, 1, 10000);
+
+		ZT_CREQ_MSG(k >= 1, "zc_reap %d", k);
+		got += k;
+	}
+	zc_queue_destroy(q);
+	qsort(c, 3, sizeof c[0], cmp_cqe);
+}
+
+static struct zc_reg *complete_reg(struct run *x)
+{
+	struct zc_reg *r;
+	int rc;
+
+	r = reg_plain(x->t.f, x->mem, MEM_LEN, 0, 0, &rc);
+	ZT_CREQ_MSG(r, "registration: %d", rc);
+	return r;
+}
+
+/* every completion carries the error; synchronous calls, which do not go
+ * through a queue's ring, are not touched */
+static int complete_every(void *arg)
+{
+	const struct carg *a = arg;
+	struct zc_completion c[3];
+	struct run x;
+	struct zc_reg *r;
+
+	run_begin(&x, a, g_ext4, 0, 0);
+	r = complete_reg(&x);
+	complete_three(x.ctx, r, c);
+	for (int i = 0; i < 3; i++)
+		ZT_CREQ_MSG(c[i].user_data == (uint64_t)i + 1 && c[i].res == -a->err,
+			    "completion %d: user_data %llu res %lld, expected %d", i,
+			    (unsigned long long)c[i].user_data, (long long)c[i].res, -a->err);
+	ZT_CREQ(zc_read(r, 0, ASYNC_RD1_OFF, 30000) == 30000);
+	ZT_CREQ_MSG(zt_verify(x.mem, 30000, SEED, ASYNC_RD1_OFF) == -1, "zc_read data");
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+	run_end(&x);
+	return 0;
+}
+
+/* the first completion carries the error, the others their results */
+static int complete_nth(void *arg)
+{
+	const struct carg *a = arg;
+	struct zc_completion c[3];
+	const long long want[3] = { 30000, 20000, 25000 };
+	struct run x;
+	struct zc_reg *r;
+	int failed = 0;
+
+	run_begin(&x, a, g_ext4, 0, 0);
+	r = complete_reg(&x);
+	complete_three(x.ctx, r, c);
+	for (int i = 0; i < 3; i++) {
+		if (c[i].res == -a->err) {
+			failed++;
+			continue;
+		}
+		ZT_CREQ_MSG(c[i].res == want[i], "completion %d: res %lld, expected %lld", i,
+			    (long long)c[i].res, want[i]);
+	}
+	ZT_CREQ_MSG(failed == 1, "%d completions carry the error, expected 1", failed);
+	io_async(x.ctx, r, &x.t, 47, c);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+	run_end(&x);
+	return 0;
+}
+
+/* ECANCELED: io_uring's word for an op it could not start a worker for.
+ * zc_reap submits such an op again: after a single one every op completes
+ * right; when every completion is a cancellation the caller gets
+ * -ECANCELED (after 8 resubmissions; without the bound zc_reap would
+ * never return). */
+static int complete_ecanceled(void *arg)
+{
+	static const struct carg once = { "ECANCELED", ECANCELED, 1 };
+	static const struct carg always = { "ECANCELED", ECANCELED, 0 };
+	struct zc_completion c[3];
+	struct run x;
+	struct zc_reg *r;
+
+	(void)arg;
+	run_begin(&x, &once, g_ext4, 0, 0);
+	r = complete_reg(&x);
+	io_async(x.ctx, r, &x.t, 48, c);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+	run_end(&x);
+
+	run_begin(&x, &always, g_ext4, 0, 0);
+	r = complete_reg(&x);
+	complete_three(x.ctx, r, c);
+	for (int i = 0; i < 3; i++)
+		ZT_CREQ_MSG(c[i].res == -ECANCELED, "completion %d: res %lld, expected "
+			    "-ECANCELED after the resubmissions", i, (long long)c[i].res);
+	ZT_CREQ(zc_reg_destroy(r) == 0);
+	run_end(&x);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* the table                                                            */
 
 struct step {
@@ -1501,6 +1618,8 @@ static const struct step steps[] = {
 	{ "core:statx", 0, statx_every, statx_nth, NULL, NULL, NULL },
 	{ "core:mmap", NEED_URING | NEED_LEASE | NEED_TMPFS, map_every, map_nth, map_require,
 	  NULL, NULL },
+	{ "core:complete", NEED_URING | NEED_EXT4, complete_every, complete_nth, NULL,
+	  complete_ecanceled, "ecanceled_resubmitted" },
 	{ "uring_fixed:reg", NEED_URING | NEED_TMPFS, uf_reg_every, uf_reg_nth, uf_reg_require,
 	  NULL, NULL },
 	{ "uring_fixed:register", NEED_URING | NEED_TMPFS, uf_reg_every, uf_reg_nth,

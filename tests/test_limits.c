@@ -682,7 +682,8 @@ END_TEST
 /* Every step the library can fail on purpose, as libzerocopy(7) lists
  * them: each is accepted. */
 static const char *const known_steps[] = {
-	"core:ring_setup", "core:clone", "core:statx", "core:mmap",
+	"core:ring_setup", "core:clone", "core:statx", "core:mmap", "core:complete",
+	"core:p2p_alloc",
 	"p2p_bar:reg", "odp_mr:reg",
 	"pin_lease:reg", "pin_lease:lease", "pin_lease:register", "pin_lease:io",
 	"uring_fixed:reg", "uring_fixed:register", "uring_fixed:io",
