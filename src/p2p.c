@@ -19,10 +19,8 @@
 #include "config.h"
 #include "p2p.h"
 #include "sys/mem.h"
-#include "sys/sysfs.h"
-#if ZC_HAVE_LIBPCI
 #include "sys/pci.h"
-#endif
+#include "sys/sysfs.h"
 
 /* ---- publishers ---------------------------------------------------------- */
 
@@ -112,25 +110,14 @@ int zc_p2p_publishers(struct zc_p2p_pub *out, unsigned max, char *reason,
 
 int zc_p2p_pci_open(struct zc_pci **out, char *reason, size_t len)
 {
-#if ZC_HAVE_LIBPCI
 	return zc_pci_open(secure_getenv("ZC_PCI_DUMP"), out, reason, len);
-#else
-	*out = NULL;
-	snprintf(reason, len, "built without libpci: %s", ZC_WHY_NO_LIBPCI);
-	return -EOPNOTSUPP;
-#endif
 }
 
 void zc_p2p_pci_close(struct zc_pci *pci)
 {
-#if ZC_HAVE_LIBPCI
 	zc_pci_close(pci);
-#else
-	(void)pci;
-#endif
 }
 
-#if ZC_HAVE_LIBPCI
 /* 256 buses per domain bound the walk up (sys/pci.c), and the function */
 #define CHAIN_MAX 257
 
@@ -228,25 +215,16 @@ static enum zc_p2p_path reach(struct zc_pci *pci, const char *provider,
 	snprintf(reason, len, "behind bridge %s (%d + %d hops)", a[ia], ia, jb);
 	return ZC_P2P_BRIDGE;
 }
-#endif
 
 enum zc_p2p_path zc_p2p_reach(struct zc_pci *pci, const char *provider,
 			      const char *client, int *dist, char *reason,
 			      size_t len)
 {
 	*dist = -1;
-#if ZC_HAVE_LIBPCI
 	if (pci && provider && client)
 		return reach(pci, provider, client, dist, reason, len);
 	snprintf(reason, len, "no PCI topology to judge %s and %s by",
 		 provider ? provider : "(none)", client ? client : "(none)");
-#else
-	(void)pci;
-	snprintf(reason, len,
-		 "no PCI topology to judge %s and %s by: built without libpci (%s)",
-		 provider ? provider : "(none)", client ? client : "(none)",
-		 ZC_WHY_NO_LIBPCI);
-#endif
 	return ZC_P2P_UNKNOWN;
 }
 

@@ -3,10 +3,10 @@
  * PCIe peer-to-peer memory (p2pmem): who publishes it, whose mapping a
  * piece of memory is, and whether the kernel lets a device reach it.
  * Shared by the p2p_bar backend, the bounce fallback and the public
- * zc_p2p_* calls. sysfs is read under zc_sysfs_root() ($ZC_SYSFS_ROOT);
- * the PCI topology comes from libpci (sys/pci.h), from the dump named by
- * $ZC_PCI_DUMP where tests set it. Built with or without libpci: without
- * it the reach of a pair is ZC_P2P_UNKNOWN.
+ * zc_p2p_* calls. sysfs is read under zc_sysfs_root() ($ZC_SYSFS_ROOT),
+ * the PCI topology too (sys/pci.h), or from the lspci dump named by
+ * $ZC_PCI_DUMP where tests set it (read through libpci: a build without
+ * it cannot open one).
  */
 #ifndef ZC_P2P_H
 #define ZC_P2P_H
@@ -34,8 +34,9 @@ struct zc_p2p_pub {
 int zc_p2p_publishers(struct zc_p2p_pub *out, unsigned max, char *reason,
 		      size_t len);
 
-/* libpci over this machine, or over the dump $ZC_PCI_DUMP names: 0, or
- * -errno with a reason (-EOPNOTSUPP: built without libpci). */
+/* The PCI topology of this machine (sysfs), or of the lspci dump
+ * $ZC_PCI_DUMP names: 0, or -errno with a reason (-EOPNOTSUPP: a dump in a
+ * build without libpci). */
 int zc_p2p_pci_open(struct zc_pci **out, char *reason, size_t len);
 void zc_p2p_pci_close(struct zc_pci *pci);
 

@@ -666,15 +666,14 @@ START_TEST(test_ctx_query_unbuilt_backends_say_not_built)
 	struct zc_backend_info bi;
 
 	ck_assert_int_eq(zc_ctx_create(NULL, &ctx), 0);
-	/* p2p_bar is built with libpci; then its reason is the probe's (no
-	 * publisher on this machine), never "not built" */
+	/* p2p_bar is always built (libpci only reads the tests' dumps): its
+	 * reason is the probe's (no publisher on this machine), never "not
+	 * built" */
 	ck_assert_int_eq(zc_ctx_query(ctx, ZC_BACKEND_P2P_BAR, &bi), 0);
 	ck_assert_msg(bi.reason[0] != 0, "p2p_bar has no reason");
-	ck_assert_msg((strncmp(bi.reason, "not built", 9) == 0) == !ZT_HAVE_LIBPCI,
+	ck_assert_msg(strncmp(bi.reason, "not built", 9) != 0,
 		      "p2p_bar reason \"%s\" in a build %s libpci", bi.reason,
 		      ZT_HAVE_LIBPCI ? "with" : "without");
-	if (!ZT_HAVE_LIBPCI)
-		ck_assert_int_eq(bi.available, 0);
 	/* odp_mr is built with the verbs headers; then its reason is the
 	 * probe's (libibverbs, the device, ODP), never "not built" */
 	ck_assert_int_eq(zc_ctx_query(ctx, ZC_BACKEND_ODP_MR, &bi), 0);

@@ -18,14 +18,8 @@
 #define ZC_REGISTRY_ODP(X)
 #endif
 
-#if ZC_HAVE_LIBPCI
-#define ZC_REGISTRY_P2P(X) X(p2p_bar)
-#else
-#define ZC_REGISTRY_P2P(X)
-#endif
-
 #define ZC_REGISTRY(X)     \
-	ZC_REGISTRY_P2P(X) \
+	X(p2p_bar)         \
 	ZC_REGISTRY_ODP(X) \
 	X(pin_lease)       \
 	X(uring_fixed)     \
@@ -73,8 +67,6 @@ const char *zc_registry_not_built(enum zc_backend b)
 	switch (b) {
 	case ZC_BACKEND_ODP_MR:
 		return "not built: " ZC_WHY_NO_IBVERBS;
-	case ZC_BACKEND_P2P_BAR:
-		return "not built: " ZC_WHY_NO_LIBPCI;
 	default:
 		return "not built";
 	}

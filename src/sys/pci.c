@@ -1,18 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* PCI topology through libpci (see sys/pci.h). */
+/* PCI topology from sysfs, and from lspci dumps through libpci (see
+ * sys/pci.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <fcntl.h>
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <pci/pci.h>
-
+#include "config.h"
 #include "sys/pci.h"
 #include "sys/sysfs.h"
 
@@ -21,13 +19,23 @@
  * zc_sysfs_root()), the same files libpci's sysfs method reads: a
  * function's canonical directory is the chain of bridges above it, and
  * its config file holds the ACS capability. libpci itself is used only
- * for dump files (acc), because pci_alloc() ends the process when one of
+ * for dump files (dump), because pci_alloc() ends the process when one of
  * its own allocations fails, before a caller can install an error
- * handler (found by oom.ctx in the test guest); a library must not.
+ * handler (found by oom.ctx in the test guest); a library must not. So
+ * the library needs libpci for dumps (the tests) only.
  */
 struct zc_pci {
-	struct pci_access *acc; /* a dump's functions; NULL: the live system */
+	struct pci_access *dump; /* a dump's functions; NULL: the live system */
 };
+
+/* ---- dumps, through libpci --------------------------------------------- */
+
+#if ZC_HAVE_LIBPCI
+
+#include <setjmp.h>
+#include <stdarg.h>
+
+#include <pci/pci.h>
 
 /*
  * libpci reports a fatal error (an unreadable dump, no access method that
@@ -71,59 +79,47 @@ static int init_and_scan(struct pci_access *acc, char *reason, size_t len)
 	return 0;
 }
 
-int zc_pci_open(const char *dump, struct zc_pci **out, char *reason,
-		size_t len)
+/* dump's functions, scanned: 0, or -errno with a reason */
+static int dump_open(const char *dump, struct pci_access **out, char *reason,
+		     size_t len)
 {
-	struct zc_pci *p = calloc(1, sizeof(*p));
+	struct pci_access *acc;
 	int ret;
 
-	if (p && !dump) {
-		*out = p; /* the live system: sysfs, no libpci */
-		return 0;
+	/* checked first: libpci's own message would only say "dump" */
+	if (access(dump, R_OK)) {
+		ret = -errno;
+		snprintf(reason, len, "PCI dump %s: %s", dump, strerror(-ret));
+		return ret;
 	}
-	if (!p || !(p->acc = pci_alloc())) {
-		free(p);
+	acc = pci_alloc();
+	if (!acc) {
 		snprintf(reason, len, "libpci: out of memory");
 		return -ENOMEM;
 	}
-	p->acc->error = pci_error;
-	p->acc->warning = pci_quiet;
-	p->acc->debug = pci_quiet;
-	if (dump) {
-		/* checked first: libpci's own message would only say "dump" */
-		if (access(dump, R_OK)) {
-			ret = -errno;
-			snprintf(reason, len, "PCI dump %s: %s", dump, strerror(-ret));
-			pci_cleanup(p->acc);
-			free(p);
-			return ret;
-		}
-		p->acc->method = PCI_ACCESS_DUMP;
-		pci_set_param(p->acc, "dump.name", (char *)dump);
-	}
-	ret = init_and_scan(p->acc, reason, len);
+	acc->error = pci_error;
+	acc->warning = pci_quiet;
+	acc->debug = pci_quiet;
+	acc->method = PCI_ACCESS_DUMP;
+	pci_set_param(acc, "dump.name", (char *)dump);
+	ret = init_and_scan(acc, reason, len);
 	if (ret) {
-		pci_cleanup(p->acc); /* safe after a failed init: nothing scanned */
-		free(p);
+		pci_cleanup(acc); /* safe after a failed init: nothing scanned */
 		return ret;
 	}
-	*out = p;
+	*out = acc;
 	return 0;
 }
 
-void zc_pci_close(struct zc_pci *p)
+static void dump_close(struct pci_access *acc)
 {
-	if (!p)
-		return;
-	if (p->acc)
-		pci_cleanup(p->acc);
-	free(p);
+	pci_cleanup(acc);
 }
 
-static struct pci_dev *find(struct zc_pci *p, int domain, int bus, int dev,
-			    int func)
+static struct pci_dev *find(struct pci_access *acc, int domain, int bus,
+			    int dev, int func)
 {
-	for (struct pci_dev *d = p->acc->devices; d; d = d->next)
+	for (struct pci_dev *d = acc->devices; d; d = d->next)
 		if (d->domain == domain && d->bus == bus && d->dev == dev &&
 		    d->func == func)
 			return d;
@@ -131,9 +127,9 @@ static struct pci_dev *find(struct zc_pci *p, int domain, int bus, int dev,
 }
 
 /* the bridge whose secondary bus is bus, in domain; NULL at a root bus */
-static struct pci_dev *bridge_to(struct zc_pci *p, int domain, int bus)
+static struct pci_dev *bridge_to(struct pci_access *acc, int domain, int bus)
 {
-	for (struct pci_dev *d = p->acc->devices; d; d = d->next)
+	for (struct pci_dev *d = acc->devices; d; d = d->next)
 		if (d->domain == domain &&
 		    (pci_read_byte(d, PCI_HEADER_TYPE) & 0x7f) == PCI_HEADER_TYPE_BRIDGE &&
 		    pci_read_byte(d, PCI_SECONDARY_BUS) == bus)
@@ -142,7 +138,7 @@ static struct pci_dev *bridge_to(struct zc_pci *p, int domain, int bus)
 }
 
 /* the function bdf names ("dddd:bb:dd.f" or "bb:dd.f"); NULL if none */
-static struct pci_dev *lookup(struct zc_pci *p, const char *bdf)
+static struct pci_dev *lookup(struct pci_access *acc, const char *bdf)
 {
 	unsigned domain = 0, bus, dev, func;
 
@@ -151,7 +147,7 @@ static struct pci_dev *lookup(struct zc_pci *p, const char *bdf)
 		if (sscanf(bdf, "%x:%x.%x", &bus, &dev, &func) != 3)
 			return NULL;
 	}
-	return find(p, (int)domain, (int)bus, (int)dev, (int)func);
+	return find(acc, (int)domain, (int)bus, (int)dev, (int)func);
 }
 
 static void name(struct pci_dev *d, char out[ZC_PCI_BDF_LEN])
@@ -159,6 +155,95 @@ static void name(struct pci_dev *d, char out[ZC_PCI_BDF_LEN])
 	snprintf(out, ZC_PCI_BDF_LEN, "%04x:%02x:%02x.%x",
 		 (unsigned)d->domain, d->bus, d->dev, d->func);
 }
+
+static int dump_name(struct pci_access *acc, const char *bdf,
+		     char out[ZC_PCI_BDF_LEN])
+{
+	struct pci_dev *d = lookup(acc, bdf);
+
+	if (!d)
+		return -ENODEV;
+	name(d, out);
+	return 0;
+}
+
+static int dump_acs_redirect(struct pci_access *acc, const char *bdf)
+{
+	struct pci_dev *d = lookup(acc, bdf);
+	struct pci_cap *acs;
+	u8 probe[4];
+	u16 ctrl;
+
+	if (!d)
+		return -ENODEV;
+	/* past the first 64 bytes sysfs shows config space to CAP_SYS_ADMIN
+	 * only: without them no capability can be seen, and "none" would
+	 * be a guess (a dump, or a conventional PCI function, reads on) */
+	if (!pci_read_block(d, 64, probe, sizeof(probe)) &&
+	    (pci_read_word(d, PCI_STATUS) & PCI_STATUS_CAP_LIST))
+		return -EACCES;
+	acs = pci_find_cap(d, PCI_EXT_CAP_ID_ACS, PCI_CAP_EXTENDED);
+	if (!acs)
+		return 0;
+	ctrl = pci_read_word(d, acs->addr + PCI_ACS_CTRL);
+	return (ctrl & (PCI_ACS_CTRL_REQ_RED | PCI_ACS_CTRL_CMPLT_RED |
+			PCI_ACS_CTRL_EGRESS)) != 0;
+}
+
+static int dump_upstream(struct pci_access *acc, const char *bdf,
+			 char (*chain)[ZC_PCI_BDF_LEN], unsigned max)
+{
+	struct pci_dev *d = lookup(acc, bdf);
+	unsigned n = 0;
+
+	if (!d)
+		return -ENODEV;
+	/* 256 bus numbers per domain: a longer walk is a loop in a bad dump */
+	while (n < 256 && (d = bridge_to(acc, d->domain, d->bus))) {
+		if (n < max)
+			name(d, chain[n]);
+		n++;
+	}
+	return (int)n;
+}
+
+#else /* !ZC_HAVE_LIBPCI: no dump is ever open */
+
+static int dump_open(const char *dump, struct pci_access **out, char *reason,
+		     size_t len)
+{
+	(void)out;
+	snprintf(reason, len, "reading the PCI dump %s needs libpci: %s", dump,
+		 ZC_WHY_NO_LIBPCI);
+	return -EOPNOTSUPP;
+}
+
+static void dump_close(struct pci_access *acc)
+{
+	(void)acc;
+}
+
+static int dump_name(struct pci_access *acc, const char *bdf,
+		     char out[ZC_PCI_BDF_LEN])
+{
+	(void)acc, (void)bdf, (void)out;
+	return -ENODEV;
+}
+
+static int dump_acs_redirect(struct pci_access *acc, const char *bdf)
+{
+	(void)acc, (void)bdf;
+	return -ENODEV;
+}
+
+static int dump_upstream(struct pci_access *acc, const char *bdf,
+			 char (*chain)[ZC_PCI_BDF_LEN], unsigned max)
+{
+	(void)acc, (void)bdf, (void)chain, (void)max;
+	return -ENODEV;
+}
+
+#endif /* ZC_HAVE_LIBPCI */
 
 /* ---- the live system, through sysfs ---------------------------------- */
 
@@ -254,67 +339,58 @@ static int live_acs_redirect(const char *bdf)
 	return 0;
 }
 
+/* ---- the calls ---------------------------------------------------------- */
+
+int zc_pci_open(const char *dump, struct zc_pci **out, char *reason,
+		size_t len)
+{
+	struct zc_pci *p = calloc(1, sizeof(*p));
+	int ret;
+
+	if (!p) {
+		snprintf(reason, len, "out of memory");
+		return -ENOMEM;
+	}
+	if (dump) {
+		ret = dump_open(dump, &p->dump, reason, len);
+		if (ret) {
+			free(p);
+			return ret;
+		}
+	}
+	*out = p;
+	return 0;
+}
+
+void zc_pci_close(struct zc_pci *p)
+{
+	if (!p)
+		return;
+	if (p->dump)
+		dump_close(p->dump);
+	free(p);
+}
+
 int zc_pci_name(struct zc_pci *p, const char *bdf, char out[ZC_PCI_BDF_LEN])
 {
-	struct pci_dev *d;
 	char dir[4096];
 
-	if (!p->acc) {
-		if (live_dir(bdf, dir, sizeof(dir)))
-			return -ENODEV;
-		snprintf(out, ZC_PCI_BDF_LEN, "%s", bdf);
-		return 0;
-	}
-	d = lookup(p, bdf);
-
-	if (!d)
+	if (p->dump)
+		return dump_name(p->dump, bdf, out);
+	if (live_dir(bdf, dir, sizeof(dir)))
 		return -ENODEV;
-	name(d, out);
+	snprintf(out, ZC_PCI_BDF_LEN, "%s", bdf);
 	return 0;
 }
 
 int zc_pci_acs_redirect(struct zc_pci *p, const char *bdf)
 {
-	struct pci_dev *d;
-	struct pci_cap *acs;
-	u8 probe[4];
-	u16 ctrl;
-
-	if (!p->acc)
-		return live_acs_redirect(bdf);
-	d = lookup(p, bdf);
-	if (!d)
-		return -ENODEV;
-	/* past the first 64 bytes sysfs shows config space to CAP_SYS_ADMIN
-	 * only: without them no capability can be seen, and "none" would
-	 * be a guess (a dump, or a conventional PCI function, reads on) */
-	if (!pci_read_block(d, 64, probe, sizeof(probe)) &&
-	    (pci_read_word(d, PCI_STATUS) & PCI_STATUS_CAP_LIST))
-		return -EACCES;
-	acs = pci_find_cap(d, PCI_EXT_CAP_ID_ACS, PCI_CAP_EXTENDED);
-	if (!acs)
-		return 0;
-	ctrl = pci_read_word(d, acs->addr + PCI_ACS_CTRL);
-	return (ctrl & (PCI_ACS_CTRL_REQ_RED | PCI_ACS_CTRL_CMPLT_RED |
-			PCI_ACS_CTRL_EGRESS)) != 0;
+	return p->dump ? dump_acs_redirect(p->dump, bdf) : live_acs_redirect(bdf);
 }
 
 int zc_pci_upstream(struct zc_pci *p, const char *bdf,
 		    char (*chain)[ZC_PCI_BDF_LEN], unsigned max)
 {
-	struct pci_dev *d;
-	unsigned n = 0;
-
-	if (!p->acc)
-		return live_upstream(bdf, chain, max);
-	d = lookup(p, bdf);
-	if (!d)
-		return -ENODEV;
-	/* 256 bus numbers per domain: a longer walk is a loop in a bad dump */
-	while (n < 256 && (d = bridge_to(p, d->domain, d->bus))) {
-		if (n < max)
-			name(d, chain[n]);
-		n++;
-	}
-	return (int)n;
+	return p->dump ? dump_upstream(p->dump, bdf, chain, max) :
+			 live_upstream(bdf, chain, max);
 }

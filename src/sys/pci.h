@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * PCI topology through libpci, beside the sysfs helpers (sys/sysfs.h):
- * from a PCI function up through the bridges above it, by the bus numbers
- * in their configuration space, the way the kernel decides whether two
- * functions may do peer-to-peer DMA. Built only where libpci is found.
+ * PCI topology, beside the sysfs helpers (sys/sysfs.h): from a PCI
+ * function up through the bridges above it, and their ACS settings, the
+ * way the kernel decides whether two functions may do peer-to-peer DMA.
+ * The running system's from sysfs; an lspci dump's through libpci, where
+ * it is built in (else opening a dump is -EOPNOTSUPP).
  */
 #ifndef ZC_SYS_PCI_H
 #define ZC_SYS_PCI_H
@@ -17,8 +18,8 @@ struct zc_pci;
 /* The PCI functions of this machine (dump NULL: read from sysfs under
  * zc_sysfs_root(), without libpci, whose pci_alloc() exits the process
  * when an allocation fails), or those of an `lspci -x` dump file
- * (libpci's dump method: tests hand it a topology). 0, or -errno with a
- * reason. */
+ * (libpci's dump method: tests hand it a topology; -EOPNOTSUPP in a
+ * build without libpci). 0, or -errno with a reason. */
 int zc_pci_open(const char *dump, struct zc_pci **out, char *reason,
 		size_t len);
 void zc_pci_close(struct zc_pci *p);
