@@ -3,7 +3,7 @@
 #
 # zcbench, as a user runs it:
 #
-#   zcbench_test.sh PATH/TO/zcbench
+#   zcbench_test.sh PATH/TO/zcbench [PATH/TO/zcinfo]
 #
 # Short runs (a fixed number of operations) on a tmpfs file and, where
 # there is one that takes O_DIRECT, an ext4 file: synchronous and queued,
@@ -19,6 +19,7 @@
 set -u
 
 zcb=${1:-}
+zci=${2:-$(dirname "${1:-.}")/zcinfo} # the file's O_DIRECT alignment
 dir=
 ext=
 
@@ -32,8 +33,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[ -n "$zcb" ] || { echo "usage: $0 PATH/TO/zcbench" >&2; exit 1; }
+[ -n "$zcb" ] || { echo "usage: $0 PATH/TO/zcbench [PATH/TO/zcinfo]" >&2; exit 1; }
 [ -x "$zcb" ] || fail "$zcb is not an executable"
+[ -x "$zci" ] || fail "$zci is not an executable (zcinfo: the second argument)"
 [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] || skip "/dev/shm is not tmpfs"
 dir=$(mktemp -d /dev/shm/zcbench-test.XXXXXX) || fail "mktemp in /dev/shm"
 
@@ -144,7 +146,7 @@ if [ -n "$ext" ] && dd if=/dev/zero of="$ext/probe" bs=4096 count=1 oflag=direct
 	# of the queue starts 1 + k * 4097 bytes into the page-aligned buffer,
 	# which is k + 1 modulo any alignment up to 4096: with fewer slots than
 	# the alignment, none of them is aligned.
-	info=$("$(dirname "$zcb")/zcinfo" --json "$e") || fail "zcinfo --json $e: $info"
+	info=$("$zci" --json "$e") || fail "$zci --json $e: $info"
 	align=$(grep -o '"dio_mem_align":[0-9]*' <<<"$info" | head -n 1)
 	align=${align#*:}
 	[ -n "$align" ] || fail "zcinfo --json gives no dio_mem_align for $e: $info"
