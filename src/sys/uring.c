@@ -641,11 +641,13 @@ static int wait_cqes(struct zc_ring *ring, unsigned min,
 			.tv_nsec = wait % 1000000000,
 		};
 
-		if (deadline && !left)
-			return -ETIME;
+		/* always entered once, also with no time left: that posts the
+		 * completions the kernel holds for this thread */
 		ret = io_uring_wait_cqes(&ring->ring, &cqe, min,
 					 deadline || hold ? &ts : NULL,
 					 hold ? &all : NULL);
+		if (ret == -EINTR && deadline && !zc_ns_left(deadline))
+			return -ETIME;
 		if (ret == -EINTR)
 			hold = true;
 		else if (ret == -ETIME && wait != left)
